@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "authfn",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "authfn", targets: ["authfn"]),
+        .library(name: "AuthFnCore", targets: ["AuthFnCore"]),
+    ],
+    dependencies: [
+        // Bounded by major version, as jwt-kit does for its own dependencies.
+        .package(url: "https://github.com/vapor/jwt-kit.git", "5.8.0"..<"6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", "1.8.2"..<"2.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", "1.16.2"..<"2.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "AuthFnCore",
+            dependencies: [
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "authfn",
+            dependencies: [
+                "AuthFnCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "AuthFnCoreTests",
+            dependencies: ["AuthFnCore"],
+            exclude: ["Vectors"]
+        ),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    // SE-0335: `any` spelled out for existentials, so protocol costs are visible.
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // SE-0444: a file sees only the modules it imports itself.
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

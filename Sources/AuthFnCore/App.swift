@@ -1,0 +1,46 @@
+import Logging
+
+/// The request handler: envelope or request in, response out. It never throws; every error is
+/// rendered by `Response(rendering:)`, and one log line per request goes to the context's logger.
+public struct App: Sendable {
+    public var context: Context
+
+    public init(context: Context) { self.context = context }
+
+    /// Handles one raw request envelope (the stdin protocol).
+    public func handle(envelope bytes: [UInt8]) async -> Response {
+        let start = Stopwatch.start()
+        do {
+            let request = try Envelope.decodeRequest(bytes)
+            return await handle(request)
+        } catch {
+            let response = Response(rendering: error, logger: context.logger)
+            log(method: "-", path: "-", response: response, start: start)
+            return response
+        }
+    }
+
+    /// Routes one request to its handler.
+    public func handle(_ request: Request) async -> Response {
+        let start = Stopwatch.start()
+        let response: Response
+        do {
+            let route = try Router.route(method: request.method, path: request.path)
+            response = try await route.handler(request, context)
+        } catch {
+            response = Response(rendering: error, logger: context.logger)
+        }
+        log(method: request.method, path: request.path, response: response, start: start)
+        return response
+    }
+
+    private func log(method: String, path: String, response: Response, start: ContinuousClock.Instant) {
+        let milliseconds = Stopwatch.milliseconds(since: start)
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(method)", "path": "\(String(path.prefix(200)))", "status": "\(response.status)",
+                "duration_ms": "\((milliseconds * 10).rounded() / 10)", "user": "\(response.subject ?? "-")",
+            ])
+    }
+}

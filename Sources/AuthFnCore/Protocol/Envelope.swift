@@ -1,0 +1,102 @@
+import Foundation
+
+/// The one-shot stdin/stdout protocol: one JSON request envelope in, one JSON response envelope out.
+public enum Envelope {
+    /// Requests larger than this are answered 413 without being parsed.
+    public static let maximumRequestBytes = 1 << 20
+
+    /// Decodes a request envelope, or explains in a 400/413 `EnvelopeError` why it is not one.
+    public static func decodeRequest(_ bytes: [UInt8]) throws(EnvelopeError) -> Request {
+        guard bytes.count <= maximumRequestBytes else { throw .tooLarge(limit: maximumRequestBytes) }
+        let document: JSONValue
+        do throws(JSONValue.ParseError) {
+            document = try JSONValue.parse(bytes)
+        } catch {
+            throw .invalidJSON(error.description)
+        }
+        guard case .object(let fields) = document else { throw .notAnObject }
+
+        guard let methodValue = fields["method"] else { throw .missingField("method") }
+        guard case .string(let method) = methodValue, !method.isEmpty, method.allSatisfy(\.isLetter) else {
+            throw .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")
+        }
+        guard let pathValue = fields["path"] else { throw .missingField("path") }
+        guard case .string(var path) = pathValue, path.hasPrefix("/") else {
+            throw .wrongType(field: "path", expected: "a string starting with \"/\"")
+        }
+
+        var query: [String: String] = [:]
+        switch fields["query"] {
+        case nil, .null?: break
+        case .object(let members)?:
+            for (key, value) in members {
+                guard case .string(let text) = value else {
+                    throw .wrongType(field: "query.\(key)", expected: "a string")
+                }
+                query[key] = text
+            }
+        default: throw .wrongType(field: "query", expected: "an object of strings")
+        }
+        if let mark = path.firstIndex(of: "?") {
+            for pair in path[path.index(after: mark)...].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                let key = String(parts[0])
+                if query[key] == nil { query[key] = parts.count > 1 ? String(parts[1]) : "" }
+            }
+            path = String(path[..<mark])
+        }
+
+        var headers = Headers()
+        switch fields["headers"] {
+        case nil, .null?: break
+        case .object(let members)?:
+            for (name, value) in members.sorted(by: { $0.key < $1.key }) {
+                guard case .string(let text) = value else {
+                    throw .wrongType(field: "headers.\(name)", expected: "a string")
+                }
+                headers[name] = text
+            }
+        default: throw .wrongType(field: "headers", expected: "an object of strings")
+        }
+
+        let body: Request.Body
+        switch (fields["body"], fields["body_base64"]) {
+        case (let value?, let encoded?) where value != .null && encoded != .null:
+            throw .conflictingBodies
+        case (_, .string(let encoded)?):
+            guard let data = Data(base64Encoded: encoded) else {
+                throw .wrongType(field: "body_base64", expected: "standard base64 text")
+            }
+            body = .raw(Array(data))
+        case (_, let encoded?) where encoded != .null:
+            throw .wrongType(field: "body_base64", expected: "a string")
+        case (.string(let text)?, _): body = .raw(Array(text.utf8))
+        case (nil, _), (.null?, _): body = .none
+        case (let value?, _): body = .json(value)
+        }
+
+        return Request(method: method.uppercased(), path: path, query: query, headers: headers, body: body)
+    }
+
+    /// The response envelope: one line of compact JSON with sorted keys, newline-terminated.
+    public static func encodeResponse(_ response: Response) -> [UInt8] {
+        var headers: [String: JSONValue] = [:]
+        for (name, value) in response.headers.all { headers[name] = .string(value) }
+        let envelope: JSONValue = [
+            "status": .number(Double(response.status)),
+            "headers": .object(headers),
+            "body": response.body,
+        ]
+        return envelope.encoded() + [UInt8(ascii: "\n")]
+    }
+}
+
+/// Why a request envelope was refused. Each case becomes a 400 (or 413) response.
+public enum EnvelopeError: Error, Equatable, Sendable {
+    case tooLarge(limit: Int)
+    case invalidJSON(String)
+    case notAnObject
+    case missingField(String)
+    case wrongType(field: String, expected: String)
+    case conflictingBodies
+}

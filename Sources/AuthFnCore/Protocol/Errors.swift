@@ -1,0 +1,78 @@
+/// Errors a handler throws. `Response(rendering:)` in ErrorRendering.swift is the one place that
+/// turns any of them into a response.
+
+/// 404 and 405 from the router.
+public enum RoutingError: Error, Equatable, Sendable {
+    case notFound
+    case methodNotAllowed(allowed: [String])
+}
+
+/// Body problems found before field validation.
+public enum BodyError: Error, Equatable, Sendable {
+    /// The body claims to be JSON but is not (400).
+    case invalidJSON(String)
+    /// A raw body whose Content-Type is not JSON (415).
+    case unsupportedMediaType(String?)
+}
+
+/// Field-keyed input errors, webargs/marshmallow style (422): `{"errors": {"field": ["message", …]}}`.
+public struct ValidationError: Error, Equatable, Sendable {
+    public var fields: [String: [String]]
+
+    public init(_ fields: [String: [String]] = [:]) { self.fields = fields }
+
+    public mutating func add(_ field: String, _ message: String) { fields[field, default: []].append(message) }
+
+    public var isEmpty: Bool { fields.isEmpty }
+}
+
+/// Outcomes of the account routes that are not successes.
+public enum AuthError: Error, Equatable, Sendable {
+    case invalidCredentials
+    case usernameTaken
+    case emailTaken
+    /// The token is valid but names a user that does not exist (any more).
+    case unknownUser
+    case tokenWithoutID
+}
+
+/// Token problems, with the statuses and messages Flask-JWT-Extended 4 / PyJWT 2 give.
+public enum TokenError: Error, Equatable, Sendable {
+    case missingAuthorizationHeader
+    case missingBearer
+    case badAuthorizationHeader
+    /// A PyJWT `DecodeError`/`InvalidTokenError` text: "Not enough segments", "Invalid header padding", …
+    case malformed(String)
+    case signatureVerificationFailed
+    case algorithmNotAllowed
+    case expired
+    case notYetValid(claim: String)
+    case missingClaim(String)
+    case refreshTokenNotAllowed
+    case refreshTokenRequired
+    case revoked
+
+    public var status: Int {
+        switch self {
+        case .missingAuthorizationHeader, .missingBearer, .expired, .revoked: 401
+        default: 422
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .missingAuthorizationHeader: "Missing Authorization Header"
+        case .missingBearer: "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"
+        case .badAuthorizationHeader: "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"
+        case .malformed(let text): text
+        case .signatureVerificationFailed: "Signature verification failed"
+        case .algorithmNotAllowed: "The specified alg value is not allowed"
+        case .expired: "Token has expired"
+        case .notYetValid(let claim): "The token is not yet valid (\(claim))"
+        case .missingClaim(let claim): "Missing claim: \(claim)"
+        case .refreshTokenNotAllowed: "Only non-refresh tokens are allowed"
+        case .refreshTokenRequired: "Only refresh tokens are allowed"
+        case .revoked: "Token has been revoked"
+        }
+    }
+}

@@ -1,0 +1,31 @@
+/// The request body as JSON, whichever way the adapter delivered it.
+enum RequestBody {
+    /// No body reads as `{}` (every required field then reports as missing, as webargs did); a raw
+    /// body must be declared JSON by its Content-Type and must parse.
+    static func json(_ request: Request) throws -> JSONValue {
+        switch request.body {
+        case .none: return .object([:])
+        case .json(let value): return value
+        case .raw(let bytes):
+            let contentType = request.headers["Content-Type"]
+            guard isJSON(contentType) else { throw BodyError.unsupportedMediaType(contentType) }
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { return .object([:]) }
+            do {
+                return try JSONValue.parse(bytes)
+            } catch {
+                throw BodyError.invalidJSON(error.description)
+            }
+        }
+    }
+
+    /// `application/json` or any `…/…+json`, parameters ignored.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+}
+
+import Foundation

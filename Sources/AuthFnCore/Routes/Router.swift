@@ -1,0 +1,37 @@
+/// A route: method, path, and the plain function that answers it.
+public struct Route: Sendable {
+    public typealias Handler = @Sendable (Request, Context) async throws -> Response
+
+    public var method: String
+    public var path: String
+    public var handler: Handler
+}
+
+/// The route table and the lookup that turns a method and path into a handler, a 404 or a 405.
+public enum Router {
+    public static let routes: [Route] = [
+        Route(method: "GET", path: "/", handler: UserRoutes.home),
+        Route(method: "POST", path: "/v1/user/register", handler: UserRoutes.register),
+        Route(method: "POST", path: "/v1/user/login", handler: UserRoutes.login),
+        Route(method: "GET", path: "/v1/user/user_info", handler: UserRoutes.userInfo),
+        Route(method: "POST", path: "/v1/user/refresh_token", handler: UserRoutes.refresh),
+        Route(method: "POST", path: "/v1/user/signout_access", handler: UserRoutes.signoutAccess),
+    ]
+
+    /// Paths match with or without a trailing slash, as the Flask app's did.
+    public static func route(method: String, path: String) throws(RoutingError) -> Route {
+        let wanted = normalize(path)
+        let candidates = routes.filter { $0.path == wanted }
+        guard !candidates.isEmpty else { throw .notFound }
+        guard let route = candidates.first(where: { $0.method == method }) else {
+            throw .methodNotAllowed(allowed: candidates.map(\.method).sorted())
+        }
+        return route
+    }
+
+    static func normalize(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+}

@@ -1,0 +1,63 @@
+/// Persistent state behind the handlers: point lookups plus one atomic batch of changes.
+///
+/// Small enough that a SQL backend can implement it with a transaction and two unique indexes.
+/// Implementations must make `commit` all-or-nothing and durable before it returns, and must enforce
+/// uniqueness of canonical usernames and emails inside the batch's atomicity, not before it.
+public protocol Store: Sendable {
+    /// The user with this id, if any.
+    func user(id: Int) throws(StoreError) -> UserRecord?
+    /// The user whose canonical email (`UserRecord.canonicalEmail`) is `canonicalEmail`, if any.
+    func user(canonicalEmail: String) throws(StoreError) -> UserRecord?
+    /// Whether a user with this canonical username exists.
+    func usernameExists(canonicalUsername: String) throws(StoreError) -> Bool
+    /// Whether this token id has been revoked.
+    func isRevoked(jti: String) throws(StoreError) -> Bool
+    /// Applies every change or none. Returns the ids assigned to `.createUser` changes, in order.
+    @discardableResult
+    func commit(_ changes: [Change]) throws(StoreError) -> [Int]
+}
+
+/// One change in a `Store.commit` batch.
+public enum Change: Sendable, Equatable {
+    /// A new user; the store assigns `id` (the value given is ignored). Fails the whole batch with
+    /// `StoreError.conflict` when the canonical username or email is taken.
+    case createUser(UserRecord)
+    /// Marks a token id as revoked.
+    case revoke(RevocationRecord)
+}
+
+/// Storage failures. `conflict` is a normal outcome; the rest become a 5xx and change nothing.
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Field: String, Sendable { case username, email }
+
+    case conflict(Field)
+    /// A system call failed; `errno` is kept so a full disk can be told apart.
+    case io(operation: String, path: String, errno: Int32)
+    /// A file exists but cannot be read as what it should be.
+    case corrupt(path: String, detail: String)
+    /// The data directory was written by a newer authfn.
+    case unsupportedFormat(path: String, found: String)
+
+    public var isOutOfSpace: Bool {
+        if case .io(_, _, let code) = self { return code == 28 || code == 122 }  // ENOSPC, EDQUOT
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .conflict(let field): "\(field.rawValue) already exists"
+        case .io(let operation, let path, let code): "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .corrupt(let path, let detail): "\(path) is corrupt: \(detail)"
+        case .unsupportedFormat(let path, let found):
+            "\(path) declares data format \(found), which this authfn does not know; upgrade authfn"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

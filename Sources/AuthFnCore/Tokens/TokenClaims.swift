@@ -1,0 +1,42 @@
+import JWTKit
+
+/// What kind of token: Flask-JWT-Extended's `type` claim.
+public enum TokenKind: String, Sendable, Codable {
+    case access
+    case refresh
+}
+
+/// The claims authfn writes, in Flask-JWT-Extended 4's shape. Times are integer seconds, as PyJWT
+/// writes them (jwt-kit's own date claims would serialise fractional seconds).
+struct IssuedClaims: JWTPayload, Equatable {
+    var fresh: Bool
+    var iat: Int64
+    var jti: String
+    var type: TokenKind
+    var sub: String
+    var nbf: Int64
+    var exp: Int64
+
+    /// Claims are checked by `TokenService.validateClaims`, which needs the raw JSON to give
+    /// PyJWT's exact messages for wrongly typed claims.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// A token whose signature jwt-kit has verified. Decoding accepts any payload: authfn parses and
+/// validates the claims itself afterwards.
+struct SignatureOnly: JWTPayload {
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {}
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// A token that passed every check: signature, algorithm, time claims and claim types.
+public struct VerifiedToken: Sendable, Equatable {
+    public var subject: String
+    public var kind: TokenKind
+    public var fresh: Bool
+    /// `nil` for tokens issued without a `jti` (Flask-JWT-Extended tolerates that too).
+    public var jti: String?
+    public var expiresAt: Int64?
+    public var claims: [String: JSONValue]
+}
