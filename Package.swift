@@ -35,8 +35,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthFnCoreTests",
-            dependencies: ["AuthFnCore"],
-            exclude: ["Vectors"]
+            dependencies: ["AuthFnCore"]
         ),
     ]
 )

@@ -1,10 +1,6 @@
 import Foundation
 
 /// A JSON document as a value: what request bodies, response bodies and stored records are made of.
-///
-/// Parsing goes through Foundation's `JSONDecoder`, which rejects invalid UTF-8, lone surrogates,
-/// non-finite numbers and nesting deeper than its own limit with an error (never a crash).
-/// Duplicate object keys: the last occurrence wins (the rule Python's `json` module follows too).
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -13,8 +9,7 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// The deepest nesting accepted anywhere authfn parses JSON. Deeper documents are rejected
-    /// before `JSONDecoder` sees them, so recursion depth is bounded by a number we chose.
+    /// The deepest nesting accepted anywhere authfn parses JSON (arrays and objects together).
     public static let maximumDepth = 64
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -29,50 +24,10 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// Parses `bytes` as one JSON document.
+    /// Parses `bytes` as exactly one RFC 8259 JSON text (see `JSONParser` for the rules).
     public static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> JSONValue {
-        guard Self.nestingDepth(of: bytes) <= Self.maximumDepth else { throw .tooDeep }
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw .invalid(Self.describe(error))
-        } catch {
-            throw .invalid("The data is not valid JSON.")
-        }
-    }
-
-    /// Nesting depth counted over brackets outside strings: a linear pre-scan, no recursion.
-    static func nestingDepth(of bytes: some Collection<UInt8>) -> Int {
-        var depth = 0, deepest = 0, inString = false, escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError as NSError?,
-                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
-            {
-                return detail
-            }
-            return context.debugDescription
-        default:
-            return "The data is not valid JSON."
-        }
+        var parser = JSONParser(Array(bytes))
+        return try parser.parseDocument()
     }
 
     /// Compact JSON with sorted keys: byte-stable output for responses, records and golden files.
