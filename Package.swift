@@ -35,7 +35,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthFnCoreTests",
-            dependencies: ["AuthFnCore"]
+            dependencies: [
+                "AuthFnCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )
