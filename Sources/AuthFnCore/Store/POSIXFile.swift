@@ -31,8 +31,7 @@ enum POSIXFile {
     }
 
     static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
+        access(path, F_OK) == 0
     }
 
     /// Writes `bytes` to a new file at `path` (mode 0600), fsyncs it, and closes it. Fails if it exists.
