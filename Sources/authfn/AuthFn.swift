@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The executable: read one request envelope on stdin, answer one response envelope on stdout.
@@ -97,7 +97,9 @@ private func readStandardInput(limit: Int) -> [UInt8] {
 private func writeStandardOutput(_ bytes: [UInt8]) -> Bool {
     var offset = 0
     while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, bytes.count - offset) }
+        let written = bytes.withUnsafeBytes { buffer in
+            write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+        }
         if written < 0 && errno == EINTR { continue }
         if written <= 0 { return false }
         offset += written

@@ -4,7 +4,7 @@ import Testing
 @testable import AuthFnCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The built executable, run the way users run it: stdin in, stdout out, exit status, files on disk.
@@ -24,18 +24,22 @@ import Glibc
             let secret = try String(contentsOfFile: secretPath, encoding: .utf8)
             #expect(secret.trimmingCharacters(in: .newlines).count == 64)
             #expect(try FileStoreTests.mode(secretPath) == 0o600)
-            let info = try Executable.run(request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]), environment: env)
+            let info = try Executable.run(
+                request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]), environment: env)
             #expect(info.json?["status"] == 200)
             // The generated secret is what signs: PyJWT given the file's text would verify the token too.
-            let service = await TokenService(secret: Array(secret.trimmingCharacters(in: .newlines).utf8), accessLifetime: 1, refreshLifetime: 1)
+            let service = await TokenService(
+                secret: Array(secret.trimmingCharacters(in: .newlines).utf8), accessLifetime: 1, refreshLifetime: 1)
             #expect(try await service.verify(access, now: Int64(Date().timeIntervalSince1970)).subject == "1")
         }
     }
 
-    @Test("unusable configuration: generic 500 on stdout, detail on stderr, exit 78", arguments: [
-        ["JWT_SECRET_KEY": "too-short"], ["AUTHFN_PASSWORD_HASH": "md5"], ["JWT_ACCESS_TOKEN_EXPIRES": "soon"],
-        ["AUTHFN_NOW": "yesterday"],
-    ])
+    @Test(
+        "unusable configuration: generic 500 on stdout, detail on stderr, exit 78",
+        arguments: [
+            ["JWT_SECRET_KEY": "too-short"], ["AUTHFN_PASSWORD_HASH": "md5"], ["JWT_ACCESS_TOKEN_EXPIRES": "soon"],
+            ["AUTHFN_NOW": "yesterday"],
+        ])
     func badConfiguration(_ extra: [String: String]) async throws {
         try await withTemporaryDirectory { dir in
             let result = try Executable.run(
@@ -84,9 +88,11 @@ import Glibc
             env["AUTHFN_NOW"] = "1767225600"
             let custom = dir.appendingPathComponent("custom").path
             _ = try Executable.run(Self.registerSeed, environment: env, arguments: ["--data-dir", custom], directory: dir)
-            let login = try #require(try Executable.run(Self.loginSeed, environment: env, arguments: ["--data-dir", custom], directory: dir).json)
+            let login = try #require(
+                try Executable.run(Self.loginSeed, environment: env, arguments: ["--data-dir", custom], directory: dir).json)
             let access = try #require(login["body"]?["data"]?["access_token"]?.stringValue)
-            let service = await TokenService(secret: Array("dotenv-secret-0123456789abcdef0123456789".utf8), accessLifetime: 1, refreshLifetime: 1)
+            let service = await TokenService(
+                secret: Array("dotenv-secret-0123456789abcdef0123456789".utf8), accessLifetime: 1, refreshLifetime: 1)
             #expect(try await service.verify(access, now: 1_767_225_600).expiresAt == 1_767_225_660)
             #expect(FileManager.default.fileExists(atPath: custom + "/users/1.json"))
             #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("ignored").path))
@@ -99,7 +105,8 @@ import Glibc
             let register = try Executable.run(Self.registerSeed, environment: env)
             let login = try Executable.run(Self.loginSeed, environment: env)
             let access = try #require(login.json?["body"]?["data"]?["access_token"]?.stringValue)
-            let info = try Executable.run(request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]), environment: env)
+            let info = try Executable.run(
+                request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]), environment: env)
             let hash = try #require(try FileStore(directory: dir.path).user(id: 1)?.password)
             for result in [register, login, info] {
                 #expect(result.stderr.contains("AUTHFN_NOW or AUTHFN_SEED is set"))
@@ -118,7 +125,10 @@ import Glibc
             let created = LockedCounter()
             DispatchQueue.concurrentPerform(iterations: 8) { worker in
                 for n in 0..<25 {
-                    let body: JSONValue = ["username": .string("w\(worker)n\(n)"), "email": .string("w\(worker)n\(n)@example.com"), "password": .string(seedPassword)]
+                    let body: JSONValue = [
+                        "username": .string("w\(worker)n\(n)"), "email": .string("w\(worker)n\(n)@example.com"),
+                        "password": .string(seedPassword),
+                    ]
                     if let result = try? Executable.run(request("POST", "/v1/user/register", body: body), environment: env),
                         result.json?["status"] == 201
                     {
@@ -163,7 +173,9 @@ import Glibc
                 process.standardOutput = stdout
                 process.standardError = FileHandle.nullDevice
                 try process.run()
-                let body: JSONValue = ["username": .string("k\(n)"), "email": .string("k\(n)@example.com"), "password": .string(seedPassword)]
+                let body: JSONValue = [
+                    "username": .string("k\(n)"), "email": .string("k\(n)@example.com"), "password": .string(seedPassword),
+                ]
                 try stdin.fileHandleForWriting.write(contentsOf: Data(request("POST", "/v1/user/register", body: body)))
                 try stdin.fileHandleForWriting.close()
                 usleep(UInt32.random(in: 0...40_000))
@@ -179,7 +191,9 @@ import Glibc
             }
             // The next request succeeds and finishes any committed batch.
             let after = try Executable.run(
-                request("POST", "/v1/user/register", body: ["username": "after", "email": "after@example.com", "password": .string(seedPassword)]),
+                request(
+                    "POST", "/v1/user/register",
+                    body: ["username": "after", "email": "after@example.com", "password": .string(seedPassword)]),
                 environment: env)
             #expect(after.json?["status"] == 201)
             let store = try FileStore(directory: dir.path)

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct EnvelopeTests {
     @Test func decodesAFullEnvelope() throws {
-        let text = #"{"method":"post","path":"/v1/user/login/?next=%2F","query":{"k":"v"},"headers":{"content-TYPE":"application/json","Authorization":"Bearer x"},"body":{"a":1}}"#
+        let text =
+            #"{"method":"post","path":"/v1/user/login/?next=%2F","query":{"k":"v"},"headers":{"content-TYPE":"application/json","Authorization":"Bearer x"},"body":{"a":1}}"#
         let request = try Envelope.decodeRequest(Array(text.utf8))
         #expect(request.method == "POST")
         #expect(request.path == "/v1/user/login/")
@@ -15,33 +16,37 @@ import Testing
         #expect(request.body == .json(["a": 1]))
     }
 
-    @Test("body forms", arguments: [
-        (#"{"method":"GET","path":"/"}"#, Request.Body.none),
-        (#"{"method":"GET","path":"/","body":null}"#, .none),
-        (#"{"method":"GET","path":"/","body":"{\"a\":1}"}"#, .raw(Array(#"{"a":1}"#.utf8))),
-        (#"{"method":"GET","path":"/","body":[1,2]}"#, .json([1, 2])),
-        (#"{"method":"GET","path":"/","body":5}"#, .json(5)),
-        (#"{"method":"GET","path":"/","body_base64":"aGk="}"#, .raw(Array("hi".utf8))),
-    ])
+    @Test(
+        "body forms",
+        arguments: [
+            (#"{"method":"GET","path":"/"}"#, Request.Body.none),
+            (#"{"method":"GET","path":"/","body":null}"#, .none),
+            (#"{"method":"GET","path":"/","body":"{\"a\":1}"}"#, .raw(Array(#"{"a":1}"#.utf8))),
+            (#"{"method":"GET","path":"/","body":[1,2]}"#, .json([1, 2])),
+            (#"{"method":"GET","path":"/","body":5}"#, .json(5)),
+            (#"{"method":"GET","path":"/","body_base64":"aGk="}"#, .raw(Array("hi".utf8))),
+        ])
     func bodies(_ text: String, _ body: Request.Body) throws {
         #expect(try Envelope.decodeRequest(Array(text.utf8)).body == body)
     }
 
-    @Test("invalid envelopes", arguments: [
-        ("", EnvelopeError.invalidJSON("unexpected end of data at byte 0")),
-        ("[]", .notAnObject),
-        ("\"GET /\"", .notAnObject),
-        (#"{"path":"/"}"#, .missingField("method")),
-        (#"{"method":"GET"}"#, .missingField("path")),
-        (#"{"method":5,"path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
-        (#"{"method":"G T","path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
-        (#"{"method":"GET","path":"x"}"#, .wrongType(field: "path", expected: "a string starting with \"/\"")),
-        (#"{"method":"GET","path":"/","headers":[]}"#, .wrongType(field: "headers", expected: "an object of strings")),
-        (#"{"method":"GET","path":"/","headers":{"A":1}}"#, .wrongType(field: "headers.A", expected: "a string")),
-        (#"{"method":"GET","path":"/","query":"a=b"}"#, .wrongType(field: "query", expected: "an object of strings")),
-        (#"{"method":"GET","path":"/","body":{},"body_base64":"aGk="}"#, .conflictingBodies),
-        (#"{"method":"GET","path":"/","body_base64":"%%%"}"#, .wrongType(field: "body_base64", expected: "standard base64 text")),
-    ])
+    @Test(
+        "invalid envelopes",
+        arguments: [
+            ("", EnvelopeError.invalidJSON("unexpected end of data at byte 0")),
+            ("[]", .notAnObject),
+            ("\"GET /\"", .notAnObject),
+            (#"{"path":"/"}"#, .missingField("method")),
+            (#"{"method":"GET"}"#, .missingField("path")),
+            (#"{"method":5,"path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
+            (#"{"method":"G T","path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
+            (#"{"method":"GET","path":"x"}"#, .wrongType(field: "path", expected: "a string starting with \"/\"")),
+            (#"{"method":"GET","path":"/","headers":[]}"#, .wrongType(field: "headers", expected: "an object of strings")),
+            (#"{"method":"GET","path":"/","headers":{"A":1}}"#, .wrongType(field: "headers.A", expected: "a string")),
+            (#"{"method":"GET","path":"/","query":"a=b"}"#, .wrongType(field: "query", expected: "an object of strings")),
+            (#"{"method":"GET","path":"/","body":{},"body_base64":"aGk="}"#, .conflictingBodies),
+            (#"{"method":"GET","path":"/","body_base64":"%%%"}"#, .wrongType(field: "body_base64", expected: "standard base64 text")),
+        ])
     func invalid(_ text: String, _ error: EnvelopeError) {
         #expect(throws: error) { try Envelope.decodeRequest(Array(text.utf8)) }
     }
@@ -51,10 +56,12 @@ import Testing
         #expect(throws: EnvelopeError.tooLarge(limit: Envelope.maximumRequestBytes)) { try Envelope.decodeRequest(huge) }
     }
 
-    @Test("bad envelopes become 400/413 responses", arguments: [
-        ("not json", 400), ("[1]", 400), ("{\"method\":\"GET\"}", 400), ("\u{FEFF}{}", 400),
-        (String(repeating: "[", count: 100_000), 400),
-    ])
+    @Test(
+        "bad envelopes become 400/413 responses",
+        arguments: [
+            ("not json", 400), ("[1]", 400), ("{\"method\":\"GET\"}", 400), ("\u{FEFF}{}", 400),
+            (String(repeating: "[", count: 100_000), 400),
+        ])
     func rendered(_ text: String, _ status: Int) async {
         let response = await TestHarness().app.handle(envelope: Array(text.utf8))
         #expect(response.status == status)
@@ -140,11 +147,13 @@ import Testing
         #expect(config.secret == .configured(Array("short".utf8)))
     }
 
-    @Test("unusable values", arguments: [
-        ("JWT_ACCESS_TOKEN_EXPIRES", "0"), ("JWT_ACCESS_TOKEN_EXPIRES", "15m"), ("JWT_REFRESH_TOKEN_EXPIRES", "-1"),
-        ("AUTHFN_PASSWORD_HASH", "md5"), ("AUTHFN_PASSWORD_HASH", "scrypt:1000:8:1"), ("AUTHFN_NOW", "tomorrow"),
-        ("AUTHFN_SEED", "-3"), ("AUTHFN_LOG_LEVEL", "loud"), ("AUTHFN_DATA_DIR", ""),
-    ])
+    @Test(
+        "unusable values",
+        arguments: [
+            ("JWT_ACCESS_TOKEN_EXPIRES", "0"), ("JWT_ACCESS_TOKEN_EXPIRES", "15m"), ("JWT_REFRESH_TOKEN_EXPIRES", "-1"),
+            ("AUTHFN_PASSWORD_HASH", "md5"), ("AUTHFN_PASSWORD_HASH", "scrypt:1000:8:1"), ("AUTHFN_NOW", "tomorrow"),
+            ("AUTHFN_SEED", "-3"), ("AUTHFN_LOG_LEVEL", "loud"), ("AUTHFN_DATA_DIR", ""),
+        ])
     func refuses(_ variable: String, _ value: String) {
         let error = #expect(throws: ConfigError.self) { try Configuration.load(environment: [variable: value]) }
         guard case .invalid(let named, _)? = error else { return }

@@ -66,7 +66,7 @@ import Testing
             #expect(files.contains("users/1.json"))
             for file in files {
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: root + "/" + file, isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: root + "/" + file, isDirectory: &isDirectory)
                 #expect(try Self.mode(root + "/" + file) == (isDirectory.boolValue ? 0o700 : 0o600), "\(file)")
             }
             #expect(!files.contains("journal.json"))
@@ -93,7 +93,10 @@ import Testing
             let journal: JSONValue = [
                 "writes": [
                     ["path": "users/1.json", "content": .string(user.replacingOccurrences(of: "\"id\":0", with: "\"id\":1"))],
-                    ["path": .string(FileStore.indexPath(kind: "email", key: "zed@example.com")), "content": #"{"email":"zed@example.com","id":1}"#],
+                    [
+                        "path": .string(FileStore.indexPath(kind: "email", key: "zed@example.com")),
+                        "content": #"{"email":"zed@example.com","id":1}"#,
+                    ],
                     ["path": .string(FileStore.indexPath(kind: "username", key: "zed")), "content": #"{"id":1,"username":"zed"}"#],
                     ["path": "counters.json", "content": #"{"next_user_id":2}"#],
                 ]

@@ -53,7 +53,8 @@ import Testing
                 let result = try Executable.run(input, environment: environment)
                 let label = "\(name) step \(index + 1) (\(step["name"]?.stringValue ?? "-"))"
 
-                let actual = try #require(result.json, "\(label): stdout is not JSON: \(String(decoding: result.stdout, as: UTF8.self)) \(result.stderr)")
+                let actual = try #require(
+                    result.json, "\(label): stdout is not JSON: \(String(decoding: result.stdout, as: UTF8.self)) \(result.stderr)")
                 if let stepName = step["name"]?.stringValue { captured[stepName] = actual }
                 let expectedExit = Int32(step["exit"]?.integerValue ?? 0)
 
@@ -65,7 +66,9 @@ import Testing
                     continue
                 }
                 let expected = try #require(step["response"])
-                #expect(result.stdout == expected.encoded() + [0x0A], "\(label)\nexpected \(expected.encodedString)\nactual   \(actual.encodedString)")
+                #expect(
+                    result.stdout == expected.encoded() + [0x0A],
+                    "\(label)\nexpected \(expected.encodedString)\nactual   \(actual.encodedString)")
                 #expect(result.status == expectedExit, "\(label): exit status")
             }
         }

@@ -41,7 +41,8 @@ struct InteropTests {
             #expect(output["werkzeug"] == true && output["werkzeug_wrong"] == false)
 
             let minted = try #require(output["minted"]?.stringValue)
-            let info = try Executable.run(request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(minted)"]), environment: env)
+            let info = try Executable.run(
+                request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(minted)"]), environment: env)
             #expect(info.json?["status"] == 200)
         }
     }

@@ -26,9 +26,11 @@ import Testing
         #expect(!PasswordHasher.verify(String(vector.password.dropLast()), against: vector.hash))
     }
 
-    @Test("authfn's hashes use Werkzeug's format and parameters", arguments: [
-        PasswordHasher.Method.scrypt(n: 1024, r: 8, p: 1), .scrypt(n: 2048, r: 4, p: 2), .pbkdf2(hash: "sha256", iterations: 1000),
-    ])
+    @Test(
+        "authfn's hashes use Werkzeug's format and parameters",
+        arguments: [
+            PasswordHasher.Method.scrypt(n: 1024, r: 8, p: 1), .scrypt(n: 2048, r: 4, p: 2), .pbkdf2(hash: "sha256", iterations: 1000),
+        ])
     func roundTrip(_ method: PasswordHasher.Method) throws {
         let hasher = PasswordHasher(method: method)
         let hash = try hasher.hash(seedPassword, random: SeededRandomSource(seed: 1))
@@ -50,29 +52,35 @@ import Testing
         #expect(try cheapHasher.hash(seedPassword, random: random) != (try cheapHasher.hash(seedPassword, random: random)))
     }
 
-    @Test("method strings", arguments: [
-        ("scrypt", PasswordHasher.Method.scrypt(n: 32768, r: 8, p: 1)),
-        ("scrypt:131072:8:1", .scrypt(n: 131_072, r: 8, p: 1)),
-        ("pbkdf2", .pbkdf2(hash: "sha256", iterations: 1_000_000)),
-        ("pbkdf2:sha512", .pbkdf2(hash: "sha512", iterations: 1_000_000)),
-        ("pbkdf2:sha256:600000", .pbkdf2(hash: "sha256", iterations: 600_000)),
-    ])
+    @Test(
+        "method strings",
+        arguments: [
+            ("scrypt", PasswordHasher.Method.scrypt(n: 32768, r: 8, p: 1)),
+            ("scrypt:131072:8:1", .scrypt(n: 131_072, r: 8, p: 1)),
+            ("pbkdf2", .pbkdf2(hash: "sha256", iterations: 1_000_000)),
+            ("pbkdf2:sha512", .pbkdf2(hash: "sha512", iterations: 1_000_000)),
+            ("pbkdf2:sha256:600000", .pbkdf2(hash: "sha256", iterations: 600_000)),
+        ])
     func parsesMethods(_ text: String, _ expected: PasswordHasher.Method) {
         #expect(PasswordHasher.parseMethod(text) == expected)
     }
 
-    @Test("refuses unusable or hostile parameters", arguments: [
-        "scrypt:1000:8:1", "scrypt:4194304:8:1", "scrypt:1024:0:1", "scrypt:1024:8", "pbkdf2:md5:1000",
-        "pbkdf2:sha256:0", "pbkdf2:sha256:99999999999", "bcrypt", "", "plain", "scrypt:1048576:32:16",
-    ])
+    @Test(
+        "refuses unusable or hostile parameters",
+        arguments: [
+            "scrypt:1000:8:1", "scrypt:4194304:8:1", "scrypt:1024:0:1", "scrypt:1024:8", "pbkdf2:md5:1000",
+            "pbkdf2:sha256:0", "pbkdf2:sha256:99999999999", "bcrypt", "", "plain", "scrypt:1048576:32:16",
+        ])
     func refusesBadMethods(_ text: String) {
         #expect(PasswordHasher.parseMethod(text) == nil)
         #expect(!PasswordHasher.verify("x", against: "\(text)$salt$00"))
     }
 
-    @Test("malformed stored hashes verify as false", arguments: [
-        "", "$$", "scrypt:1024:8:1$salt", "scrypt:1024:8:1", "plaintext-password", "scrypt:1024:8:1$salt$zz",
-    ])
+    @Test(
+        "malformed stored hashes verify as false",
+        arguments: [
+            "", "$$", "scrypt:1024:8:1$salt", "scrypt:1024:8:1", "plaintext-password", "scrypt:1024:8:1$salt$zz",
+        ])
     func malformedStoredHashes(_ stored: String) {
         #expect(!PasswordHasher.verify("plaintext-password", against: stored))
     }

@@ -9,7 +9,8 @@ import Testing
 
     static func load(_ name: String, access: String = "", refresh: String = "") throws -> [UInt8] {
         let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-        return Array(text.replacingOccurrences(of: "ACCESS_TOKEN", with: access).replacingOccurrences(of: "REFRESH_TOKEN", with: refresh).utf8)
+        return Array(
+            text.replacingOccurrences(of: "ACCESS_TOKEN", with: access).replacingOccurrences(of: "REFRESH_TOKEN", with: refresh).utf8)
     }
 
     @Test func everyFixtureIsAValidEnvelope() throws {

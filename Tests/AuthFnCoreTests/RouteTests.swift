@@ -20,14 +20,16 @@ import Testing
         #expect(await harness.register("second", "second@example.com").body["id"] == 2)
     }
 
-    @Test("duplicates are refused, case- and width-insensitively", arguments: [
-        ("oluchiy", "other@example.com", "username already exist"),
-        ("OLUCHIY", "other@example.com", "username already exist"),
-        ("ｏｌｕｃｈｉｙ", "other@example.com", "username already exist"),
-        ("someone", "oluch@gmail.com", "email already exist"),
-        ("someone", "OLUCH@GMAIL.COM", "email already exist"),
-        ("oluchiy", "oluch@gmail.com", "username already exist"),
-    ])
+    @Test(
+        "duplicates are refused, case- and width-insensitively",
+        arguments: [
+            ("oluchiy", "other@example.com", "username already exist"),
+            ("OLUCHIY", "other@example.com", "username already exist"),
+            ("ｏｌｕｃｈｉｙ", "other@example.com", "username already exist"),
+            ("someone", "oluch@gmail.com", "email already exist"),
+            ("someone", "OLUCH@GMAIL.COM", "email already exist"),
+            ("oluchiy", "oluch@gmail.com", "username already exist"),
+        ])
     func duplicates(_ username: String, _ email: String, _ message: String) async {
         let harness = await TestHarness()
         await harness.register()
@@ -63,10 +65,12 @@ import Testing
         #expect(a.jti != r.jti)
     }
 
-    @Test("login failures are identical whether or not the email exists", arguments: [
-        ("oluch@gmail.com", "wrong-Password1!"), ("nobody@gmail.com", seedPassword),
-        ("oluch@gmail.com", String(repeating: "A", count: 10_000)),
-    ])
+    @Test(
+        "login failures are identical whether or not the email exists",
+        arguments: [
+            ("oluch@gmail.com", "wrong-Password1!"), ("nobody@gmail.com", seedPassword),
+            ("oluch@gmail.com", String(repeating: "A", count: 10_000)),
+        ])
     func loginFailure(_ email: String, _ password: String) async {
         let harness = await TestHarness()
         await harness.register()
@@ -153,15 +157,18 @@ import Testing
         let harness = await TestHarness()
         let (access, _) = try await harness.loggedIn()
         let later = harness.at(harness.now + 900)
-        let response = await later.handle(Request(method: "GET", path: "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]))
+        let response = await later.handle(
+            Request(method: "GET", path: "/v1/user/user_info", headers: ["Authorization": "Bearer \(access)"]))
         #expect(response.status == 401 && response.body == ["message": "Token has expired"])
     }
 
-    @Test("routing", arguments: [
-        ("GET", "/nope", 404, nil), ("GET", "/v1/user/register", 405, "POST"), ("DELETE", "/", 405, "GET"),
-        ("POST", "/v1/user/user_info/", 405, "GET"), ("GET", "/v1/user/login//", 405, "POST"),
-        ("GET", "/v1/user/REGISTER", 404, nil),
-    ] as [(String, String, Int, String?)])
+    @Test(
+        "routing",
+        arguments: [
+            ("GET", "/nope", 404, nil), ("GET", "/v1/user/register", 405, "POST"), ("DELETE", "/", 405, "GET"),
+            ("POST", "/v1/user/user_info/", 405, "GET"), ("GET", "/v1/user/login//", 405, "POST"),
+            ("GET", "/v1/user/REGISTER", 404, nil),
+        ] as [(String, String, Int, String?)])
     func routing(_ method: String, _ path: String, _ status: Int, _ allow: String?) async {
         let response = await TestHarness().send(method, path)
         #expect(response.status == status)
@@ -169,11 +176,13 @@ import Testing
         #expect(response.body["status"] == "fail")
     }
 
-    @Test("raw bodies", arguments: [
-        ("application/json", #"{"email":"x"}"#, 422), ("application/json; charset=utf-8", "{bad", 400),
-        ("application/vnd.api+json", "{}", 422), ("text/plain", "{}", 415), (nil, "{}", 415),
-        ("application/x-www-form-urlencoded", "email=a", 415), ("application/json", "", 422),
-    ] as [(String?, String, Int)])
+    @Test(
+        "raw bodies",
+        arguments: [
+            ("application/json", #"{"email":"x"}"#, 422), ("application/json; charset=utf-8", "{bad", 400),
+            ("application/vnd.api+json", "{}", 422), ("text/plain", "{}", 415), (nil, "{}", 415),
+            ("application/x-www-form-urlencoded", "email=a", 415), ("application/json", "", 422),
+        ] as [(String?, String, Int)])
     func rawBodies(_ contentType: String?, _ body: String, _ status: Int) async {
         var headers = Headers()
         if let contentType { headers["Content-Type"] = contentType }
@@ -185,19 +194,21 @@ import Testing
 }
 
 @Suite struct AuthorizationHeaderTests {
-    @Test("Flask-JWT-Extended's header rules", arguments: [
-        (nil, 401, "Missing Authorization Header"), ("", 401, "Missing Authorization Header"),
-        ("  ,", 401, "Missing Authorization Header"),
-        ("Token abc", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
-        ("Basic dXNlcjpwYXNz", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
-        ("abc.def.ghi", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
-        ("bearer abc", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
-        ("Bearer", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
-        ("Bearer ", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
-        ("Bearer a b", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
-        ("Bearer abc", 422, "Not enough segments"),
-        ("Basic x, Bearer abc", 422, "Not enough segments"),
-    ] as [(String?, Int, String)])
+    @Test(
+        "Flask-JWT-Extended's header rules",
+        arguments: [
+            (nil, 401, "Missing Authorization Header"), ("", 401, "Missing Authorization Header"),
+            ("  ,", 401, "Missing Authorization Header"),
+            ("Token abc", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
+            ("Basic dXNlcjpwYXNz", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
+            ("abc.def.ghi", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
+            ("bearer abc", 401, "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"),
+            ("Bearer", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
+            ("Bearer ", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
+            ("Bearer a b", 422, "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
+            ("Bearer abc", 422, "Not enough segments"),
+            ("Basic x, Bearer abc", 422, "Not enough segments"),
+        ] as [(String?, Int, String)])
     func header(_ value: String?, _ status: Int, _ message: String) async {
         var headers = Headers()
         if let value { headers["authorization"] = value }

@@ -74,7 +74,10 @@ enum Forge {
         let service = await Self.service()
         let token = try await service.issue(subject: "7", kind: .refresh, fresh: false, now: 1000, jti: "abc")
         let verified = try await service.verify(token, now: 1001)
-        #expect(verified.claims == ["fresh": false, "iat": 1000, "nbf": 1000, "exp": .number(1000 + 2_592_000), "jti": "abc", "type": "refresh", "sub": "7"])
+        #expect(
+            verified.claims == [
+                "fresh": false, "iat": 1000, "nbf": 1000, "exp": .number(1000 + 2_592_000), "jti": "abc", "type": "refresh", "sub": "7",
+            ])
     }
 
     @Test func weakSecretsStillSignLikePyJWT() async throws {
@@ -104,7 +107,10 @@ enum Forge {
         (Forge.token(header: #"{"alg":"RS256"}"#, payload: Forge.claims()), .algorithmNotAllowed),
         (Forge.token(header: #"{"typ":"JWT"}"#, payload: Forge.claims()), .malformed("Algorithm not specified")),
         (Forge.token(header: #"{"alg":"HS256","kid":7}"#, payload: Forge.claims()), .malformed("Key ID header parameter must be a string")),
-        (Forge.token(header: #"{"alg":"HS256","crit":["exp"]}"#, payload: Forge.claims()), .malformed("Unsupported critical extension: exp")),
+        (
+            Forge.token(header: #"{"alg":"HS256","crit":["exp"]}"#, payload: Forge.claims()),
+            .malformed("Unsupported critical extension: exp")
+        ),
         (Forge.token(payload: Forge.claims(), secret: Array("another-secret-of-sufficient-length!!".utf8)), .signatureVerificationFailed),
         (String(Forge.token(payload: Forge.claims()).dropLast(4)), .signatureVerificationFailed),
         (Forge.token(payload: Forge.claims()) + "AAAA", .signatureVerificationFailed),
@@ -133,10 +139,12 @@ enum Forge {
         await #expect(throws: expected) { try await service.verify(token, now: Self.now) }
     }
 
-    @Test("claims PyJWT tolerates", arguments: [
-        #"{"sub":"1"}"#, #"{"sub":"1","exp":"1767226500"}"#, #"{"sub":"1","exp":1767226500.9}"#,
-        #"{"sub":"1","iat":true,"nbf":false}"#, #"{"sub":"1","aud":""}"#,
-    ])
+    @Test(
+        "claims PyJWT tolerates",
+        arguments: [
+            #"{"sub":"1"}"#, #"{"sub":"1","exp":"1767226500"}"#, #"{"sub":"1","exp":1767226500.9}"#,
+            #"{"sub":"1","iat":true,"nbf":false}"#, #"{"sub":"1","aud":""}"#,
+        ])
     func accepts(_ payload: String) async throws {
         let service = await Self.service()
         let verified = try await service.verify(Forge.token(payload: payload), now: Self.now)

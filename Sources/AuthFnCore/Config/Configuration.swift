@@ -36,7 +36,9 @@ public struct Configuration: Sendable, Equatable {
             if bytes.count < minimumSecretBytes && merged["AUTHFN_ALLOW_WEAK_SECRET"] != "1" {
                 throw .invalid(
                     variable: merged["JWT_SECRET_KEY"] != nil ? "JWT_SECRET_KEY" : "SECRET_KEY",
-                    reason: "the secret is \(bytes.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)")
+                    reason:
+                        "the secret is \(bytes.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)"
+                )
             }
             config.secret = .configured(bytes)
         }
@@ -54,7 +56,8 @@ public struct Configuration: Sendable, Equatable {
             guard let method = PasswordHasher.parseMethod(value) else {
                 throw .invalid(
                     variable: "AUTHFN_PASSWORD_HASH",
-                    reason: "'\(value)' is not a supported method; use scrypt:N:r:p (N a power of two up to 2^20) or pbkdf2:sha256:ITERATIONS")
+                    reason:
+                        "'\(value)' is not a supported method; use scrypt:N:r:p (N a power of two up to 2^20) or pbkdf2:sha256:ITERATIONS")
             }
             config.passwordMethod = method
         }

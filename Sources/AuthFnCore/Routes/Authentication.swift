@@ -1,3 +1,5 @@
+import Foundation
+
 /// Bearer-token checks in Flask-JWT-Extended 4's order: header, token, type, blocklist.
 enum Authentication {
     static func require(_ kind: TokenKind, _ request: Request, _ context: Context) async throws -> VerifiedToken {
@@ -34,5 +36,3 @@ enum Authentication {
         return String(parts[1])
     }
 }
-
-import Foundation

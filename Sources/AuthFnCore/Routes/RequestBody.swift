@@ -1,3 +1,5 @@
+import Foundation
+
 /// The request body as JSON, whichever way the adapter delivered it.
 enum RequestBody {
     /// No body reads as `{}` (every required field then reports as missing, as webargs did); a raw
@@ -21,11 +23,10 @@ enum RequestBody {
     /// `application/json` or any `…/…+json`, parameters ignored.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        } ?? ""
+        let mediaType =
+            contentType.split(separator: ";", maxSplits: 1).first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 }
-
-import Foundation

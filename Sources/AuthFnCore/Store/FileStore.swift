@@ -152,11 +152,15 @@ public final class FileStore: Store {
                     ids.append(user.id)
                     writes.append(("users/\(user.id).json", try Self.encode(user)))
                     writes.append(
-                        (Self.indexPath(kind: "username", key: usernameKey),
-                         (["username": .string(usernameKey), "id": .number(Double(user.id))] as JSONValue).encoded()))
+                        (
+                            Self.indexPath(kind: "username", key: usernameKey),
+                            (["username": .string(usernameKey), "id": .number(Double(user.id))] as JSONValue).encoded()
+                        ))
                     writes.append(
-                        (Self.indexPath(kind: "email", key: emailKey),
-                         (["email": .string(emailKey), "id": .number(Double(user.id))] as JSONValue).encoded()))
+                        (
+                            Self.indexPath(kind: "email", key: emailKey),
+                            (["email": .string(emailKey), "id": .number(Double(user.id))] as JSONValue).encoded()
+                        ))
                 case .revoke(let record):
                     writes.append((Self.revocationPath(record.jti), try Self.encode(record)))
                 }
@@ -167,7 +171,8 @@ public final class FileStore: Store {
             guard !writes.isEmpty else { return ids }
 
             let journal: JSONValue = .object([
-                "writes": .array(writes.map { .object(["path": .string($0.path), "content": .string(String(decoding: $0.bytes, as: UTF8.self))]) })
+                "writes": .array(
+                    writes.map { .object(["path": .string($0.path), "content": .string(String(decoding: $0.bytes, as: UTF8.self))]) })
             ])
             try writeInPlace("journal.json", journal.encoded())
             try POSIXFile.syncDirectory(directory)  // the commit point

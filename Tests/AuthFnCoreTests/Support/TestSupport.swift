@@ -140,6 +140,7 @@ final class LockedData: @unchecked Sendable {
 }
 
 /// A fresh temporary directory, removed afterwards.
+@discardableResult
 func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("authfn-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
