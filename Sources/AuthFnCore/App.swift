@@ -34,12 +34,17 @@ public struct App: Sendable {
         return response
     }
 
+    /// At most 200 characters, control characters replaced, so a request cannot forge log lines.
+    static func loggable(_ path: String) -> String {
+        String(String.UnicodeScalarView(path.unicodeScalars.prefix(200).map { $0.properties.generalCategory == .control ? "?" : $0 }))
+    }
+
     private func log(method: String, path: String, response: Response, start: ContinuousClock.Instant) {
         let milliseconds = Stopwatch.milliseconds(since: start)
         context.logger.info(
             "request",
             metadata: [
-                "method": "\(method)", "path": "\(String(path.prefix(200)))", "status": "\(response.status)",
+                "method": "\(method)", "path": "\(Self.loggable(path))", "status": "\(response.status)",
                 "duration_ms": "\((milliseconds * 10).rounded() / 10)", "user": "\(response.subject ?? "-")",
             ])
     }

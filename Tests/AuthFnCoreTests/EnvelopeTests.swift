@@ -160,3 +160,10 @@ import Testing
         #expect(named == variable)
     }
 }
+
+@Suite struct LogLineTests {
+    @Test func pathsCannotForgeLogLines() {
+        #expect(App.loggable("/a\nfake=1\r\u{1B}[31m") == "/a?fake=1??[31m")
+        #expect(App.loggable(String(repeating: "x", count: 500)).count == 200)
+    }
+}

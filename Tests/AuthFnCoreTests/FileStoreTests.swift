@@ -162,3 +162,15 @@ import Testing
         }
     }
 }
+
+extension FileStoreTests {
+    @Test func aLostCounterNeverOverwritesAUser() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try FileStore(directory: dir.path)
+            try store.commit([.createUser(Self.user("alice")), .createUser(Self.user("bob"))])
+            try FileManager.default.removeItem(atPath: dir.path + "/counters.json")
+            #expect(try store.commit([.createUser(Self.user("carol"))]) == [3])
+            #expect(try store.user(id: 1)?.username == "alice")
+        }
+    }
+}

@@ -216,13 +216,18 @@ public final class FileStore: Store {
         try apply(writes)
     }
 
+    /// The next free user id. The counter is authoritative, but an id whose file exists (a counter
+    /// restored from an old backup, say) is skipped rather than overwritten.
     private func loadNextID() throws(StoreError) -> Int {
         let file = path("counters.json")
-        guard let bytes = try POSIXFile.contents(file) else { return 1 }
-        guard let counters = try? JSONValue.parse(bytes), let next = counters["next_user_id"]?.integerValue else {
-            throw .corrupt(path: file, detail: "not a counters file")
+        var next = 1
+        if let bytes = try POSIXFile.contents(file) {
+            guard let counters = try? JSONValue.parse(bytes), let value = counters["next_user_id"]?.integerValue, value > 0
+            else { throw .corrupt(path: file, detail: "not a counters file") }
+            next = Int(value)
         }
-        return Int(next)
+        while POSIXFile.exists(path("users/\(next).json")) { next += 1 }
+        return next
     }
 
     private func makeParents(_ relative: String) throws(StoreError) {
