@@ -97,7 +97,8 @@ enum Executable {
         process.executableURL = try url
         process.arguments = arguments
         process.environment = environment
-        if let directory { process.currentDirectoryURL = directory }
+        // Never the package root: a developer's .env there must not leak into the tests.
+        process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
