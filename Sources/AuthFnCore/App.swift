@@ -46,6 +46,7 @@ public struct App: Sendable {
             metadata: [
                 "method": "\(method)", "path": "\(Self.loggable(path))", "status": "\(response.status)",
                 "duration_ms": "\((milliseconds * 10).rounded() / 10)", "user": "\(response.subject ?? "-")",
+                "client": "\(context.clientAddress.map(Self.loggable) ?? "-")",
             ])
     }
 }

@@ -7,8 +7,9 @@ import Logging
     import Glibc
 #endif
 
-/// The executable: read one request envelope on stdin, answer one response envelope on stdout.
-/// Everything worth testing lives in AuthFnCore; this file only wires real I/O to it.
+/// The executable: by default, read one request envelope on stdin and answer one response envelope
+/// on stdout; `users` and `prune` administer the data directory. Everything worth testing lives in
+/// AuthFnCore; this target only wires real I/O to it.
 @main
 struct AuthFn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,33 +17,135 @@ struct AuthFn: AsyncParsableCommand {
         abstract: "User authentication with JWTs: one JSON request on stdin, one JSON response on stdout.",
         discussion: """
             Configuration comes from environment variables (and a .env file in the working directory); \
-            see the README. Exit status: 0 when a response was written (whatever its HTTP status), \
-            78 when the configuration is unusable, 74 when the response could not be written.
-            """)
+            see the README.
+            """,
+        subcommands: [Handle.self, Users.self, Prune.self],
+        defaultSubcommand: Handle.self)
+}
 
+struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory (overrides AUTHFN_DATA_DIR; default ./data).")
     var dataDirectory: String?
+}
+
+/// Handles one request envelope. Exit 0 whenever a response was written, whatever its status.
+struct Handle: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Handle one JSON request envelope from stdin (the default).",
+        discussion: "Exit status: 0 when a response was written, 74 when it could not be, 78 when misconfigured.")
+
+    @OptionGroup var options: GlobalOptions
 
     mutating func run() async throws {
         signal(SIGPIPE, SIG_IGN)
-        let input = readStandardInput(limit: Envelope.maximumRequestBytes + 1)
+        let input = StandardIO.read(limit: Envelope.maximumRequestBytes + 1)
+        let context: Context
+        do {
+            context = try await Runtime.context(options)
+        } catch {
+            Runtime.logger.critical("configuration unusable: \(error)")
+            _ = StandardIO.write(Envelope.encodeResponse(.message(500, "Internal server error: authfn is misconfigured.")))
+            throw ExitCode(78)
+        }
+        let response = await App(context: context).handle(envelope: input)
+        guard StandardIO.write(Envelope.encodeResponse(response)) else { throw ExitCode(74) }
+    }
+}
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Administer accounts in the data directory (no network, no token).",
+        discussion: """
+            USER is an email address (case-insensitive) or a numeric id. Output is JSON, one user per line. \
+            Exit status: 0 done, 1 no such user, 65 password refused by the policy, 74 storage failure, \
+            78 misconfigured.
+            """,
+        subcommands: [List.self, Show.self, Activate.self, Deactivate.self, Delete.self, SetPassword.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every user (never password hashes).")
+        @OptionGroup var options: GlobalOptions
+        func run() async throws {
+            try await Runtime.admin(options) { admin in try admin.list().map(\.summary) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one user.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Email or id.") var user: String
+        func run() async throws {
+            try await Runtime.admin(options) { admin in [try admin.find(user).summary] }
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Activate an account.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Email or id.") var user: String
+        func run() async throws {
+            try await Runtime.admin(options) { admin in [try admin.setActive(user, true).summary] }
+        }
+    }
+
+    struct Deactivate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deactivate an account; its tokens stop working at once.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Email or id.") var user: String
+        func run() async throws {
+            try await Runtime.admin(options) { admin in [try admin.setActive(user, false).summary] }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an account; its tokens stop working at once.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Email or id.") var user: String
+        func run() async throws {
+            try await Runtime.admin(options) { admin in [["deleted": try admin.delete(user).summary]] }
+        }
+    }
+
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-password",
+            abstract: "Set a new password, read from stdin (one line); ends every session of the account.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Email or id.") var user: String
+        func run() async throws {
+            var password = String(decoding: StandardIO.read(limit: 4096), as: UTF8.self)
+            if password.hasSuffix("\n") { password.removeLast() }
+            if password.hasSuffix("\r") { password.removeLast() }
+            let newPassword = password
+            try await Runtime.admin(options) { admin in [try admin.setPassword(user, password: newPassword).summary] }
+        }
+    }
+}
+
+struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove revocation and throttle records that can no longer matter.")
+    @OptionGroup var options: GlobalOptions
+    func run() async throws {
+        try await Runtime.admin(options) { admin in [["removed": .number(Double(try admin.prune()))]] }
+    }
+}
+
+/// Builds the handler's context from the environment: configuration, data directory, secret, clock,
+/// randomness, logging.
+enum Runtime {
+    static let logger = Logger(label: "authfn")
+
+    static func context(_ options: GlobalOptions) async throws -> Context {
         let environment = ProcessInfo.processInfo.environment
         let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
-
-        var config: Configuration
-        do {
-            config = try Configuration.load(environment: environment, dotEnv: dotEnv)
-        } catch {
-            bootstrapLogging(level: .info)
-            try fail(configuration: error)
-        }
-        if let dataDirectory { config.dataDirectory = dataDirectory }
-        bootstrapLogging(level: config.logLevel)
-        let logger = Logger(label: "authfn")
+        _ = bootstrap
+        var config = try Configuration.load(environment: environment, dotEnv: dotEnv)
+        if let dataDirectory = options.dataDirectory { config.dataDirectory = dataDirectory }
+        logLevel.withLock { $0 = config.logLevel }
         if config.isDeterministic {
             logger.warning("AUTHFN_NOW or AUTHFN_SEED is set: clock or randomness is fixed; never use this in production")
         }
-
         let random: any RandomSource = config.seed.map { SeededRandomSource(seed: $0) } ?? SystemRandomSource()
         let store: FileStore
         let secret: [UInt8]
@@ -53,56 +156,89 @@ struct AuthFn: AsyncParsableCommand {
             case .generated: secret = try GeneratedSecret.load(from: store, random: random)
             }
         } catch {
-            try fail(configuration: ConfigError.dataDirectory("\(config.dataDirectory): \(error)"))
+            throw ConfigError.dataDirectory("\(config.dataDirectory): \(error)")
         }
-
         let tokens = await TokenService(
             secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime)
-        let context = Context(
+        return Context(
             store: store, time: config.fixedNow.map(TimeSource.fixed) ?? .system, random: random,
-            hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, logger: logger)
-        let response = await App(context: context).handle(envelope: input)
-        guard writeStandardOutput(Envelope.encodeResponse(response)) else { throw ExitCode(74) }
+            hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account,
+            logger: logger, clientAddress: clientAddress(environment))
     }
 
-    /// Reports an unusable configuration: a generic 500 envelope on stdout, the detail on stderr, exit 78.
-    private func fail(configuration error: any Error) throws -> Never {
-        Logger(label: "authfn").critical("configuration unusable: \(error)")
-        _ = writeStandardOutput(Envelope.encodeResponse(.message(500, "Internal server error: authfn is misconfigured.")))
-        throw ExitCode(78)
+    /// The peer address as inetd-style launchers pass it, if any.
+    static func clientAddress(_ environment: [String: String]) -> String? {
+        for name in ["REMOTE_ADDR", "SOCAT_PEERADDR", "REMOTE_HOST", "TCPREMOTEIP"] {
+            if let value = environment[name], !value.isEmpty { return value }
+        }
+        return nil
     }
-}
 
-private func bootstrapLogging(level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
+    /// Runs an admin command: prints each JSON value it returns on its own line, maps failures to
+    /// exit statuses.
+    static func admin(_ options: GlobalOptions, _ body: (Admin) throws -> [JSONValue]) async throws {
+        let context: Context
+        do {
+            context = try await Runtime.context(options)
+        } catch {
+            logger.critical("configuration unusable: \(error)")
+            throw ExitCode(78)
+        }
+        do {
+            let lines = try body(Admin(context: context))
+            _ = StandardIO.write(lines.flatMap { $0.encoded() + [0x0A] })
+        } catch Admin.Failure.noSuchUser(let reference) {
+            logger.error("no user with email or id '\(reference)'")
+            throw ExitCode(1)
+        } catch Admin.Failure.unacceptablePassword(let problems) {
+            logger.error("password refused: \(problems.joined(separator: " "))")
+            throw ExitCode(65)
+        } catch {
+            logger.error("storage failure: \(error)")
+            throw ExitCode(74)
+        }
+    }
+
+    private static let logLevel = LockedLevel()
+
+    /// Logs go to stderr; handlers read the level when a logger is made, after configuration is loaded.
+    private static let bootstrap: Void = LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
+        handler.logLevel = logLevel.withLock { $0 }
         return handler
     }
 }
 
-/// Reads stdin up to `limit` bytes; a larger request is cut there and answered 413 unparsed.
-private func readStandardInput(limit: Int) -> [UInt8] {
-    var buffer: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while buffer.count < limit {
-        let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, min($0.count, limit - buffer.count)) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
-        buffer.append(contentsOf: chunk[0..<count])
-    }
-    return buffer
+final class LockedLevel: @unchecked Sendable {
+    private let lock = NSLock()
+    private var level: Logger.Level = .info
+    func withLock<T>(_ body: (inout Logger.Level) -> T) -> T { lock.withLock { body(&level) } }
 }
 
-private func writeStandardOutput(_ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { buffer in
-            write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+enum StandardIO {
+    /// Reads stdin up to `limit` bytes; a larger request is cut there and answered 413 unparsed.
+    static func read(limit: Int) -> [UInt8] {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while buffer.count < limit {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, min($0.count, limit - buffer.count)) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            buffer.append(contentsOf: chunk[0..<count])
         }
-        if written < 0 && errno == EINTR { continue }
-        if written <= 0 { return false }
-        offset += written
+        return buffer
     }
-    return true
+
+    static func write(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                Glibc.write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return false }
+            offset += written
+        }
+        return true
+    }
 }

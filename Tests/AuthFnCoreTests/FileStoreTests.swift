@@ -49,7 +49,7 @@ import Testing
         try await withTemporaryDirectory { dir in
             let store = try FileStore(directory: dir.path)
             #expect(try !store.isRevoked(jti: "j1"))
-            try store.commit([.revoke(RevocationRecord(jti: "j1", expiresAt: 99, revokedAt: 9))])
+            try store.commit([.revoke(RevocationRecord(id: "j1", expiresAt: 99, revokedAt: 9))])
             #expect(try store.isRevoked(jti: "j1"))
             #expect(try !store.isRevoked(jti: "../j1"))
             #expect(try !store.isRevoked(jti: "j2"))
@@ -60,7 +60,7 @@ import Testing
         try await withTemporaryDirectory { dir in
             let root = dir.path + "/data"
             let store = try FileStore(directory: root)
-            try store.commit([.createUser(Self.user("alice")), .revoke(RevocationRecord(jti: "j", expiresAt: nil, revokedAt: 1))])
+            try store.commit([.createUser(Self.user("alice")), .revoke(RevocationRecord(id: "j", expiresAt: nil, revokedAt: 1))])
             #expect(try Self.mode(root) == 0o700)
             let files = try #require(FileManager.default.enumerator(atPath: root)).compactMap { $0 as? String }
             #expect(files.contains("users/1.json"))

@@ -19,6 +19,7 @@ public struct Configuration: Sendable, Equatable {
     public var fixedNow: Int64?
     public var seed: UInt64?
     public var logLevel: Logger.Level = .info
+    public var account = AccountSettings()
 
     public static let minimumSecretBytes = 32
 
@@ -73,6 +74,31 @@ public struct Configuration: Sendable, Equatable {
             }
             config.seed = seed
         }
+        if let value = merged["JWT_REFRESH_TOKEN_ROTATION"] {
+            config.account.refreshRotation = try flag(value, variable: "JWT_REFRESH_TOKEN_ROTATION")
+        }
+        if let value = merged["JWT_REFRESH_REUSE_INTERVAL"] {
+            config.account.refreshReuseInterval = try seconds(value, variable: "JWT_REFRESH_REUSE_INTERVAL", range: 0...3600)
+        }
+        if let value = merged["AUTHFN_LOGIN_MAX_FAILURES"] {
+            config.account.loginMaxFailures = Int(try seconds(value, variable: "AUTHFN_LOGIN_MAX_FAILURES", range: 1...1000))
+        }
+        if let value = merged["AUTHFN_LOGIN_WINDOW"] {
+            config.account.loginWindow = try seconds(value, variable: "AUTHFN_LOGIN_WINDOW", range: 1...86_400)
+        }
+        if let value = merged["AUTHFN_REQUIRE_ACTIVATION"] {
+            config.account.requireActivation = try flag(value, variable: "AUTHFN_REQUIRE_ACTIVATION")
+        }
+        if let value = merged["AUTHFN_PASSWORD_POLICY"] {
+            guard let kind = PasswordPolicy.Kind(rawValue: value.lowercased()) else {
+                throw .invalid(variable: "AUTHFN_PASSWORD_POLICY", reason: "use seed or nist")
+            }
+            config.account.passwordPolicy.kind = kind
+        }
+        if let value = merged["AUTHFN_PASSWORD_MIN_LENGTH"] {
+            config.account.passwordPolicy.minimumLength = Int(
+                try seconds(value, variable: "AUTHFN_PASSWORD_MIN_LENGTH", range: 8...64))
+        }
         if let value = merged["AUTHFN_LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
                 throw .invalid(variable: "AUTHFN_LOG_LEVEL", reason: "use trace, debug, info, notice, warning, error or critical")
@@ -90,6 +116,21 @@ public struct Configuration: Sendable, Equatable {
             throw .invalid(variable: variable, reason: "'\(text)' is not a whole number of seconds between 1 and 315360000")
         }
         return seconds
+    }
+
+    private static func seconds(_ text: String, variable: String, range: ClosedRange<Int64>) throws(ConfigError) -> Int64 {
+        guard let value = Int64(text), range.contains(value) else {
+            throw .invalid(variable: variable, reason: "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    private static func flag(_ text: String, variable: String) throws(ConfigError) -> Bool {
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off", "": return false
+        default: throw .invalid(variable: variable, reason: "'\(text)' is not true/false (or 1/0)")
+        }
     }
 
     static func parseInstant(_ text: String) -> Int64? {

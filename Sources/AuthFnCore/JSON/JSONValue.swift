@@ -147,6 +147,11 @@ extension JSONValue {
         return value
     }
 
+    public var arrayValue: [JSONValue]? {
+        guard case .array(let value) = self else { return nil }
+        return value
+    }
+
     public var objectValue: [String: JSONValue]? {
         guard case .object(let value) = self else { return nil }
         return value

@@ -42,6 +42,12 @@ extension Response {
                 self = Response(status: 401, headers: ["WWW-Authenticate": "Bearer"], body: ["status": "fail"])
             case .tokenWithoutID:
                 self = .message(400, "Something bad occurred while trying to log you out")
+            case .accountInactive:
+                self = .message(403, "The user account is not activated yet")
+            case .throttled(let retryAfter):
+                self = .message(
+                    429, "Too many failed login attempts for this account; try again in \(retryAfter) seconds.",
+                    headers: ["Retry-After": String(retryAfter)])
             }
         case let error as TokenError:
             var headers = Headers()

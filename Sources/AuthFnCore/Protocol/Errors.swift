@@ -34,6 +34,10 @@ public enum AuthError: Error, Equatable, Sendable {
     /// The token is valid but names a user that does not exist (any more).
     case unknownUser
     case tokenWithoutID
+    /// Right password, but the account is not (or no longer) active (403).
+    case accountInactive
+    /// Too many failed logins for this account; try again after `retryAfter` seconds (429).
+    case throttled(retryAfter: Int64)
 }
 
 /// Token problems, with the statuses and messages Flask-JWT-Extended 4 / PyJWT 2 give.
@@ -51,10 +55,11 @@ public enum TokenError: Error, Equatable, Sendable {
     case refreshTokenNotAllowed
     case refreshTokenRequired
     case revoked
+    case freshTokenRequired
 
     public var status: Int {
         switch self {
-        case .missingAuthorizationHeader, .missingBearer, .expired, .revoked: 401
+        case .missingAuthorizationHeader, .missingBearer, .expired, .revoked, .freshTokenRequired: 401
         default: 422
         }
     }
@@ -73,6 +78,7 @@ public enum TokenError: Error, Equatable, Sendable {
         case .refreshTokenNotAllowed: "Only non-refresh tokens are allowed"
         case .refreshTokenRequired: "Only refresh tokens are allowed"
         case .revoked: "Token has been revoked"
+        case .freshTokenRequired: "Fresh token required"
         }
     }
 }

@@ -1,8 +1,15 @@
 import Foundation
 
-/// Bearer-token checks in Flask-JWT-Extended 4's order: header, token, type, blocklist.
+/// Bearer-token checks in Flask-JWT-Extended 4's order (header, token, type), then the account and
+/// revocation checks: the user must exist and be active, and neither the token, its session nor a
+/// sign-out-everywhere cut-off may have revoked it.
 enum Authentication {
-    static func require(_ kind: TokenKind, _ request: Request, _ context: Context) async throws -> VerifiedToken {
+    struct Principal {
+        var token: VerifiedToken
+        var user: UserRecord
+    }
+
+    static func require(_ kind: TokenKind, _ request: Request, _ context: Context) async throws -> Principal {
         let raw = try bearerToken(from: request.headers["Authorization"])
         let token = try await context.tokens.verify(raw, now: context.time.now())
         switch (kind, token.kind) {
@@ -10,16 +17,23 @@ enum Authentication {
         case (.refresh, .access): throw TokenError.refreshTokenRequired
         default: break
         }
-        if let jti = token.jti, try context.store.isRevoked(jti: jti) { throw TokenError.revoked }
-        return token
-    }
-
-    /// The user a verified token names; `AuthError.unknownUser` if there is none.
-    static func user(for token: VerifiedToken, _ context: Context) throws -> UserRecord {
-        guard let id = Int(token.subject), id > 0, let user = try context.store.user(id: id) else {
+        let store = context.store
+        if let jti = token.jti, try store.revocation(RevocationRecord.key(.token, jti)) != nil { throw TokenError.revoked }
+        if let sid = token.sid, try store.revocation(RevocationRecord.key(.session, sid)) != nil { throw TokenError.revoked }
+        guard let id = Int(token.subject), id > 0, let user = try store.user(id: id), user.isActive else {
             throw AuthError.unknownUser
         }
-        return user
+        if isCutOff(token, by: user) { throw TokenError.revoked }
+        return Principal(token: token, user: user)
+    }
+
+    /// A sign-out-everywhere or password change at time T revokes every token issued at or before T
+    /// (inclusive: with whole-second `iat`s, a token from that same second may predate it), except the
+    /// tokens of the session that changed the password.
+    static func isCutOff(_ token: VerifiedToken, by user: UserRecord) -> Bool {
+        guard let cutoff = user.tokensValidAfter else { return false }
+        if let sid = token.sid, sid == user.cutoffExemptSession { return false }
+        return (token.issuedAt ?? .min) <= cutoff
     }
 
     /// Flask-JWT-Extended's `_decode_jwt_from_headers`: comma-separated credentials, exactly one

@@ -8,17 +8,42 @@ public struct Context: Sendable {
     public var random: any RandomSource
     public var hasher: PasswordHasher
     public var tokens: TokenService
+    public var settings: AccountSettings
     public var logger: Logger
+    /// The peer's address when the adapter knows it (REMOTE_ADDR, SOCAT_PEERADDR, …), for the log only.
+    public var clientAddress: String?
 
     public init(
         store: any Store, time: TimeSource, random: any RandomSource, hasher: PasswordHasher, tokens: TokenService,
-        logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() })
+        settings: AccountSettings = AccountSettings(),
+        logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() }), clientAddress: String? = nil
     ) {
+        self.settings = settings
+        self.clientAddress = clientAddress
         self.store = store
         self.time = time
         self.random = random
         self.hasher = hasher
         self.tokens = tokens
         self.logger = logger
+    }
+}
+
+extension Context {
+    /// Records are pruned a few at a time after each change, so the revocation store stays bounded
+    /// without a scheduler (`authfn prune` does the rest on demand).
+    static let opportunisticPruneLimit = 64
+
+    /// Commits `changes`, then prunes a few expired records. A failed prune is logged, never surfaced:
+    /// the change itself is already durable.
+    @discardableResult
+    func commit(_ changes: [Change]) throws(StoreError) -> [Int] {
+        let ids = try store.commit(changes)
+        do {
+            try store.prune(now: time.now(), limit: Self.opportunisticPruneLimit)
+        } catch {
+            logger.warning("opportunistic prune failed", metadata: ["error": "\(error)"])
+        }
+        return ids
     }
 }

@@ -14,8 +14,11 @@ public enum Router {
         Route(method: "POST", path: "/v1/user/register", handler: UserRoutes.register),
         Route(method: "POST", path: "/v1/user/login", handler: UserRoutes.login),
         Route(method: "GET", path: "/v1/user/user_info", handler: UserRoutes.userInfo),
-        Route(method: "POST", path: "/v1/user/refresh_token", handler: UserRoutes.refresh),
-        Route(method: "POST", path: "/v1/user/signout_access", handler: UserRoutes.signoutAccess),
+        Route(method: "POST", path: "/v1/user/refresh_token", handler: SessionRoutes.refresh),
+        Route(method: "POST", path: "/v1/user/signout_access", handler: SessionRoutes.signoutAccess),
+        Route(method: "POST", path: "/v1/user/signout_refresh", handler: SessionRoutes.signoutRefresh),
+        Route(method: "POST", path: "/v1/user/signout_all", handler: SessionRoutes.signoutAll),
+        Route(method: "POST", path: "/v1/user/change_password", handler: PasswordRoutes.changePassword),
     ]
 
     /// Paths match with or without a trailing slash, as the Flask app's did.

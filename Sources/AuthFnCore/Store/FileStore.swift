@@ -2,6 +2,12 @@ import Crypto
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
 /// The `Store` on a data directory: one JSON file per record, hashed index files, `flock` for
 /// concurrency and a write-ahead journal for all-or-nothing batches.
 ///
@@ -38,7 +44,7 @@ public final class FileStore: Store {
         try checkFormat()
     }
 
-    private func path(_ relative: String) -> String { directory + "/" + relative }
+    fileprivate func path(_ relative: String) -> String { directory + "/" + relative }
 
     private func checkFormat() throws(StoreError) {
         let markerPath = path("authfn.json")
@@ -78,8 +84,23 @@ public final class FileStore: Store {
         try read { () throws(StoreError) in try indexEntry(kind: "username", key: canonicalUsername) != nil }
     }
 
-    public func isRevoked(jti: String) throws(StoreError) -> Bool {
-        try read { () throws(StoreError) in POSIXFile.exists(path(Self.revocationPath(jti))) }
+    public func allUsers() throws(StoreError) -> [UserRecord] {
+        try read { () throws(StoreError) -> [UserRecord] in
+            var users: [UserRecord] = []
+            for name in try POSIXFile.list(path("users")) {
+                guard name.hasSuffix(".json"), let id = Int(name.dropLast(5)), let user = try loadUser(id: id) else { continue }
+                users.append(user)
+            }
+            return users.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func revocation(_ key: String) throws(StoreError) -> RevocationRecord? {
+        try read { () throws(StoreError) in try load(RevocationRecord.self, Self.revocationPath(key)) }
+    }
+
+    public func throttle(_ key: String) throws(StoreError) -> ThrottleRecord? {
+        try read { () throws(StoreError) in try load(ThrottleRecord.self, Self.throttlePath(key)) }
     }
 
     /// Runs `body` under the shared lock, first replaying a journal a killed writer left behind.
@@ -93,13 +114,18 @@ public final class FileStore: Store {
         }
     }
 
-    private func loadUser(id: Int) throws(StoreError) -> UserRecord? {
-        let file = path("users/\(id).json")
-        guard let bytes = try POSIXFile.contents(file) else { return nil }
+    private func loadUser(id: Int) throws(StoreError) -> UserRecord? { try load(UserRecord.self, "users/\(id).json") }
+
+    private func load<T: Decodable>(_ type: T.Type, _ relative: String) throws(StoreError) -> T? {
+        guard let bytes = try POSIXFile.contents(path(relative)) else { return nil }
+        return try Self.decode(type, bytes, path: relative)
+    }
+
+    fileprivate static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], path: String) throws(StoreError) -> T {
         do {
-            return try JSONDecoder().decode(UserRecord.self, from: Data(bytes))
+            return try JSONDecoder().decode(type, from: Data(bytes))
         } catch {
-            throw .corrupt(path: file, detail: "not a user record")
+            throw .corrupt(path: path, detail: "not a \(type) record")
         }
     }
 
@@ -121,7 +147,18 @@ public final class FileStore: Store {
     }
 
     static func indexPath(kind: String, key: String) -> String { "index/\(kind)/\(digest(key)).json" }
-    static func revocationPath(_ jti: String) -> String { "revoked/\(digest(jti)).json" }
+    static func revocationPath(_ key: String) -> String { "revoked/\(digest(key)).json" }
+    static func throttlePath(_ key: String) -> String { "throttle/\(digest(key)).json" }
+    static func userPath(_ id: Int) -> String { "users/\(id).json" }
+
+    /// Expiry markers group prunable records by the hour they expire in, so pruning reads only the
+    /// hours that are over instead of every record.
+    static let bucketSeconds: Int64 = 3600
+
+    static func expiryMarkerPath(for relative: String, expiresAt: Int64) -> String {
+        let bucket = expiresAt / bucketSeconds
+        return "expiry/\(bucket)/\(digest(relative))"
+    }
 
     // MARK: Writes
 
@@ -129,65 +166,177 @@ public final class FileStore: Store {
     public func commit(_ changes: [Change]) throws(StoreError) -> [Int] {
         try lock.withLock(exclusive: true) { () throws(StoreError) -> [Int] in
             try recover()
-            var writes: [(path: String, bytes: [UInt8])] = []
-            var claimed: Set<String> = []
+            var batch = Batch(store: self)
             var ids: [Int] = []
-            var nextID = try loadNextID()
-            let startID = nextID
-            for change in changes {
-                switch change {
-                case .createUser(var user):
-                    let usernameKey = UserRecord.canonicalUsername(user.username)
-                    let emailKey = UserRecord.canonicalEmail(user.email)
-                    if try indexEntry(kind: "username", key: usernameKey) != nil
-                        || !claimed.insert("u:" + usernameKey).inserted
-                    {
-                        throw .conflict(.username)
-                    }
-                    if try indexEntry(kind: "email", key: emailKey) != nil || !claimed.insert("e:" + emailKey).inserted {
-                        throw .conflict(.email)
-                    }
-                    user.id = nextID
-                    nextID += 1
-                    ids.append(user.id)
-                    writes.append(("users/\(user.id).json", try Self.encode(user)))
-                    writes.append(
-                        (
-                            Self.indexPath(kind: "username", key: usernameKey),
-                            (["username": .string(usernameKey), "id": .number(Double(user.id))] as JSONValue).encoded()
-                        ))
-                    writes.append(
-                        (
-                            Self.indexPath(kind: "email", key: emailKey),
-                            (["email": .string(emailKey), "id": .number(Double(user.id))] as JSONValue).encoded()
-                        ))
-                case .revoke(let record):
-                    writes.append((Self.revocationPath(record.jti), try Self.encode(record)))
-                }
-            }
-            if nextID != startID {
-                writes.append(("counters.json", (["next_user_id": .number(Double(nextID))] as JSONValue).encoded()))
-            }
-            guard !writes.isEmpty else { return ids }
+            for change in changes { if let id = try batch.apply(change) { ids.append(id) } }
+            try batch.finish()
+            guard !batch.writes.isEmpty else { return ids }
 
             let journal: JSONValue = .object([
                 "writes": .array(
-                    writes.map { .object(["path": .string($0.path), "content": .string(String(decoding: $0.bytes, as: UTF8.self))]) })
+                    batch.writes.map { write in
+                        guard let bytes = write.bytes else { return ["path": .string(write.path), "delete": true] }
+                        return ["path": .string(write.path), "content": .string(String(decoding: bytes, as: UTF8.self))]
+                    })
             ])
             try writeInPlace("journal.json", journal.encoded())
             try POSIXFile.syncDirectory(directory)  // the commit point
-            try apply(writes)
+            try apply(batch.writes)
             return ids
         }
     }
 
+    /// A batch being built under the exclusive lock: the files it will write (or delete), read back by
+    /// later changes in the same batch before they touch the disk.
+    private struct Batch {
+        let store: FileStore
+        var writes: [(path: String, bytes: [UInt8]?)] = []
+        var pending: [String: [UInt8]?] = [:]
+        var nextID: Int?
+        var startID: Int?
+
+        init(store: FileStore) { self.store = store }
+
+        func contents(_ relative: String) throws(StoreError) -> [UInt8]? {
+            if let staged = pending[relative] { return staged }
+            return try POSIXFile.contents(store.path(relative))
+        }
+
+        mutating func put(_ relative: String, _ bytes: [UInt8]?) {
+            writes.append((relative, bytes))
+            pending[relative] = .some(bytes)
+        }
+
+        func index(_ kind: String, _ key: String) throws(StoreError) -> Int? {
+            let relative = FileStore.indexPath(kind: kind, key: key)
+            guard let bytes = try contents(relative) else { return nil }
+            guard let entry = try? JSONValue.parse(bytes), let id = entry["id"]?.integerValue else {
+                throw .corrupt(path: relative, detail: "not an index entry")
+            }
+            return entry[kind] == .string(key) ? Int(id) : nil
+        }
+
+        func user(_ id: Int) throws(StoreError) -> UserRecord? {
+            let relative = FileStore.userPath(id)
+            return try contents(relative).map { bytes throws(StoreError) in try FileStore.decode(UserRecord.self, bytes, path: relative) }
+        }
+
+        /// Stages `change`; returns the id a `.createUser` was given.
+        mutating func apply(_ change: Change) throws(StoreError) -> Int? {
+            switch change {
+            case .createUser(var user):
+                let usernameKey = UserRecord.canonicalUsername(user.username)
+                let emailKey = UserRecord.canonicalEmail(user.email)
+                if try index("username", usernameKey) != nil { throw .conflict(.username) }
+                if try index("email", emailKey) != nil { throw .conflict(.email) }
+                if nextID == nil {
+                    nextID = try store.loadNextID()
+                    startID = nextID
+                }
+                var id = nextID ?? 1
+                while try contents(FileStore.userPath(id)) != nil { id += 1 }
+                user.id = id
+                nextID = id + 1
+                put(FileStore.userPath(id), try FileStore.encode(user))
+                put(
+                    FileStore.indexPath(kind: "username", key: usernameKey),
+                    (["username": .string(usernameKey), "id": .number(Double(id))] as JSONValue).encoded())
+                put(
+                    FileStore.indexPath(kind: "email", key: emailKey),
+                    (["email": .string(emailKey), "id": .number(Double(id))] as JSONValue).encoded())
+                return id
+            case .updateUser(let user):
+                guard let old = try self.user(user.id), InMemoryStore.sameKeys(old, user) else { throw .conflict(.user) }
+                put(FileStore.userPath(user.id), try FileStore.encode(user))
+            case .deleteUser(let id):
+                guard let old = try user(id) else { throw .conflict(.user) }
+                put(FileStore.userPath(id), nil)
+                put(FileStore.indexPath(kind: "username", key: UserRecord.canonicalUsername(old.username)), nil)
+                put(FileStore.indexPath(kind: "email", key: UserRecord.canonicalEmail(old.email)), nil)
+            case .revoke(let record):
+                let relative = FileStore.revocationPath(record.key)
+                put(relative, try FileStore.encode(record))
+                if let expiresAt = record.expiresAt { mark(relative, expiresAt: expiresAt) }
+            case .requireNoRevocation(let key):
+                if try contents(FileStore.revocationPath(key)) != nil { throw .conflict(.revocation) }
+            case .replaceThrottle(let key, let expected, let new):
+                let relative = FileStore.throttlePath(key)
+                let current = try contents(relative).map { bytes throws(StoreError) in
+                    try FileStore.decode(ThrottleRecord.self, bytes, path: relative)
+                }
+                guard current == expected else { throw .conflict(.throttle) }
+                put(relative, try new.map { record throws(StoreError) in try FileStore.encode(record) })
+                if let new { mark(relative, expiresAt: new.expiresAt) }
+            case .clearThrottle(let key):
+                let relative = FileStore.throttlePath(key)
+                if try contents(relative) != nil { put(relative, nil) }
+            }
+            return nil
+        }
+
+        private mutating func mark(_ relative: String, expiresAt: Int64) {
+            put(FileStore.expiryMarkerPath(for: relative, expiresAt: expiresAt), Array(relative.utf8))
+        }
+
+        mutating func finish() throws(StoreError) {
+            if let nextID, nextID != startID {
+                put("counters.json", (["next_user_id": .number(Double(nextID))] as JSONValue).encoded())
+            }
+        }
+    }
+
+    @discardableResult
+    public func prune(now: Int64, limit: Int?) throws(StoreError) -> Int {
+        try lock.withLock(exclusive: true) { () throws(StoreError) -> Int in
+            try recover()
+            var removed = 0
+            var touched: Set<String> = []
+            let buckets = try POSIXFile.list(path("expiry")).compactMap { Int64($0) }.sorted()
+            for bucket in buckets where (bucket + 1) * Self.bucketSeconds <= now {
+                let bucketPath = "expiry/\(bucket)"
+                for marker in try POSIXFile.list(path(bucketPath)) {
+                    if let limit, removed >= limit { break }
+                    let markerPath = bucketPath + "/" + marker
+                    if let target = try POSIXFile.contents(path(markerPath)).map({ String(decoding: $0, as: UTF8.self) }),
+                        target.hasPrefix("revoked/") || target.hasPrefix("throttle/"), !target.contains(".."),
+                        let bytes = try POSIXFile.contents(path(target))
+                    {
+                        let record = try? JSONValue.parse(bytes)
+                        if let expiresAt = record?["expires_at"]?.integerValue, expiresAt > now {
+                            // Extended since this marker was written (a throttle record): file it again.
+                            let moved = Self.expiryMarkerPath(for: target, expiresAt: expiresAt)
+                            try makeParents(String(moved[..<(moved.lastIndex(of: "/") ?? moved.endIndex)]))
+                            try writeInPlace(moved, Array(target.utf8))
+                        } else {
+                            try POSIXFile.remove(path(target))
+                            touched.insert(String(target.prefix { $0 != "/" }))
+                            removed += 1
+                        }
+                    }
+                    try POSIXFile.remove(path(markerPath))
+                    touched.insert(bucketPath)
+                }
+                if try POSIXFile.list(path(bucketPath)).isEmpty { rmdir(path(bucketPath)) }
+            }
+            for relative in touched.sorted() where POSIXFile.exists(path(relative)) {
+                try POSIXFile.syncDirectory(path(relative))
+            }
+            if !touched.isEmpty { try POSIXFile.syncDirectory(path("expiry")) }
+            return removed
+        }
+    }
+
     /// Puts each file in place, makes the directories durable, then drops the journal.
-    private func apply(_ writes: [(path: String, bytes: [UInt8])]) throws(StoreError) {
+    private func apply(_ writes: [(path: String, bytes: [UInt8]?)]) throws(StoreError) {
         var directories: Set<String> = []
         for write in writes {
             let parent = String(write.path[..<(write.path.lastIndex(of: "/") ?? write.path.startIndex)])
-            if !parent.isEmpty { try makeParents(parent) }
-            try writeInPlace(write.path, write.bytes)
+            if let bytes = write.bytes {
+                if !parent.isEmpty { try makeParents(parent) }
+                try writeInPlace(write.path, bytes)
+            } else {
+                try POSIXFile.remove(path(write.path))
+            }
             directories.insert(parent)
         }
         for relative in directories.sorted() {
@@ -206,19 +355,25 @@ public final class FileStore: Store {
             // Unreachable by construction: the journal only ever appears whole, by rename.
             throw .corrupt(path: journalPath, detail: "unreadable journal")
         }
-        var writes: [(path: String, bytes: [UInt8])] = []
+        var writes: [(path: String, bytes: [UInt8]?)] = []
         for entry in entries {
-            guard let relative = entry["path"]?.stringValue, let content = entry["content"]?.stringValue,
-                !relative.hasPrefix("/"), !relative.contains("..")
-            else { throw .corrupt(path: journalPath, detail: "bad journal entry") }
-            writes.append((relative, Array(content.utf8)))
+            guard let relative = entry["path"]?.stringValue, !relative.hasPrefix("/"), !relative.contains("..") else {
+                throw .corrupt(path: journalPath, detail: "bad journal entry")
+            }
+            if entry["delete"] == .bool(true) {
+                writes.append((relative, nil))
+            } else if let content = entry["content"]?.stringValue {
+                writes.append((relative, Array(content.utf8)))
+            } else {
+                throw .corrupt(path: journalPath, detail: "bad journal entry")
+            }
         }
         try apply(writes)
     }
 
-    /// The next free user id. The counter is authoritative, but an id whose file exists (a counter
-    /// restored from an old backup, say) is skipped rather than overwritten.
-    private func loadNextID() throws(StoreError) -> Int {
+    /// The counter of user ids. A batch still skips an id whose file exists (a counter restored from an
+    /// old backup, say) rather than overwrite a user.
+    fileprivate func loadNextID() throws(StoreError) -> Int {
         let file = path("counters.json")
         var next = 1
         if let bytes = try POSIXFile.contents(file) {
@@ -226,7 +381,6 @@ public final class FileStore: Store {
             else { throw .corrupt(path: file, detail: "not a counters file") }
             next = Int(value)
         }
-        while POSIXFile.exists(path("users/\(next).json")) { next += 1 }
         return next
     }
 
@@ -265,7 +419,7 @@ public final class FileStore: Store {
         }
     }
 
-    private static func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
+    fileprivate static func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {

@@ -6,7 +6,8 @@ public final class InMemoryStore: Store {
         var users: [Int: UserRecord] = [:]
         var byEmail: [String: Int] = [:]
         var byUsername: [String: Int] = [:]
-        var revoked: [String: RevocationRecord] = [:]
+        var revocations: [String: RevocationRecord] = [:]
+        var throttles: [String: ThrottleRecord] = [:]
         var nextID = 1
     }
 
@@ -24,9 +25,15 @@ public final class InMemoryStore: Store {
         state.withLock { $0.byUsername[canonicalUsername] != nil }
     }
 
-    public func isRevoked(jti: String) -> Bool { state.withLock { $0.revoked[jti] != nil } }
+    public func allUsers() -> [UserRecord] { state.withLock { $0.users.values.sorted { $0.id < $1.id } } }
+
+    public func revocation(_ key: String) -> RevocationRecord? { state.withLock { $0.revocations[key] } }
+
+    public func throttle(_ key: String) -> ThrottleRecord? { state.withLock { $0.throttles[key] } }
 
     public var userCount: Int { state.withLock { $0.users.count } }
+    public var revocationCount: Int { state.withLock { $0.revocations.count } }
+    public var throttleCount: Int { state.withLock { $0.throttles.count } }
 
     @discardableResult
     public func commit(_ changes: [Change]) throws(StoreError) -> [Int] {
@@ -46,12 +53,49 @@ public final class InMemoryStore: Store {
                     next.byUsername[username] = user.id
                     next.byEmail[email] = user.id
                     ids.append(user.id)
+                case .updateUser(let user):
+                    guard let old = next.users[user.id], Self.sameKeys(old, user) else { throw .conflict(.user) }
+                    next.users[user.id] = user
+                case .deleteUser(let id):
+                    guard let old = next.users.removeValue(forKey: id) else { throw .conflict(.user) }
+                    next.byUsername[UserRecord.canonicalUsername(old.username)] = nil
+                    next.byEmail[UserRecord.canonicalEmail(old.email)] = nil
                 case .revoke(let record):
-                    next.revoked[record.jti] = record
+                    next.revocations[record.key] = record
+                case .requireNoRevocation(let key):
+                    if next.revocations[key] != nil { throw .conflict(.revocation) }
+                case .replaceThrottle(let key, let expected, let new):
+                    guard next.throttles[key] == expected else { throw .conflict(.throttle) }
+                    next.throttles[key] = new
+                case .clearThrottle(let key):
+                    next.throttles[key] = nil
                 }
             }
             current = next
             return ids
         }
+    }
+
+    @discardableResult
+    public func prune(now: Int64, limit: Int?) -> Int {
+        state.withLock { state in
+            var removed = 0
+            for (key, record) in state.revocations where (record.expiresAt ?? .max) <= now {
+                if let limit, removed >= limit { return removed }
+                state.revocations[key] = nil
+                removed += 1
+            }
+            for (key, record) in state.throttles where record.expiresAt <= now {
+                if let limit, removed >= limit { return removed }
+                state.throttles[key] = nil
+                removed += 1
+            }
+            return removed
+        }
+    }
+
+    static func sameKeys(_ a: UserRecord, _ b: UserRecord) -> Bool {
+        UserRecord.canonicalUsername(a.username) == UserRecord.canonicalUsername(b.username)
+            && UserRecord.canonicalEmail(a.email) == UserRecord.canonicalEmail(b.email)
     }
 }

@@ -1,8 +1,9 @@
 /// Persistent state behind the handlers: point lookups plus one atomic batch of changes.
 ///
-/// Small enough that a SQL backend can implement it with a transaction and two unique indexes.
-/// Implementations must make `commit` all-or-nothing and durable before it returns, and must enforce
-/// uniqueness of canonical usernames and emails inside the batch's atomicity, not before it.
+/// Small enough that a SQL backend can implement it with a transaction, two unique indexes and
+/// compare-and-set updates. Implementations must make `commit` all-or-nothing and durable before it
+/// returns, and must check every precondition (uniqueness, `requireNoRevocation`, `replaceThrottle`)
+/// inside the batch's atomicity, not before it.
 public protocol Store: Sendable {
     /// The user with this id, if any.
     func user(id: Int) throws(StoreError) -> UserRecord?
@@ -10,11 +11,25 @@ public protocol Store: Sendable {
     func user(canonicalEmail: String) throws(StoreError) -> UserRecord?
     /// Whether a user with this canonical username exists.
     func usernameExists(canonicalUsername: String) throws(StoreError) -> Bool
-    /// Whether this token id has been revoked.
-    func isRevoked(jti: String) throws(StoreError) -> Bool
+    /// Every user, by id (admin listing; the one lookup whose cost grows with the number of users).
+    func allUsers() throws(StoreError) -> [UserRecord]
+    /// The revocation stored under `key` (see `RevocationRecord.key`), if any.
+    func revocation(_ key: String) throws(StoreError) -> RevocationRecord?
+    /// The failed-login record for `key`, if any.
+    func throttle(_ key: String) throws(StoreError) -> ThrottleRecord?
     /// Applies every change or none. Returns the ids assigned to `.createUser` changes, in order.
     @discardableResult
     func commit(_ changes: [Change]) throws(StoreError) -> [Int]
+    /// Removes revocations and throttle records whose `expiresAt` is at or before `now`, at most
+    /// about `limit` of them (all when `nil`). Returns how many were removed.
+    @discardableResult
+    func prune(now: Int64, limit: Int?) throws(StoreError) -> Int
+}
+
+extension Store {
+    public func isRevoked(jti: String) throws(StoreError) -> Bool {
+        try revocation(RevocationRecord.key(.token, jti)) != nil
+    }
 }
 
 /// One change in a `Store.commit` batch.
@@ -22,13 +37,24 @@ public enum Change: Sendable, Equatable {
     /// A new user; the store assigns `id` (the value given is ignored). Fails the whole batch with
     /// `StoreError.conflict` when the canonical username or email is taken.
     case createUser(UserRecord)
-    /// Marks a token id as revoked.
+    /// Replaces an existing user (same id, same canonical username and email); `conflict(.user)` if gone.
+    case updateUser(UserRecord)
+    /// Removes a user and its index entries; `conflict(.user)` if there is none.
+    case deleteUser(id: Int)
+    /// Stores a revocation (replacing one under the same key).
     case revoke(RevocationRecord)
+    /// Fails the batch with `conflict(.revocation)` if a revocation exists under `key`.
+    case requireNoRevocation(key: String)
+    /// Compare-and-set: sets the throttle record under `key` to `new` (or removes it) only if the current
+    /// record equals `expected`; otherwise the batch fails with `conflict(.throttle)`.
+    case replaceThrottle(key: String, expected: ThrottleRecord?, new: ThrottleRecord?)
+    /// Removes the throttle record under `key`, whatever it is.
+    case clearThrottle(key: String)
 }
 
 /// Storage failures. `conflict` is a normal outcome; the rest become a 5xx and change nothing.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Field: String, Sendable { case username, email }
+    public enum Field: String, Sendable { case username, email, user, revocation, throttle }
 
     case conflict(Field)
     /// A system call failed; `errno` is kept so a full disk can be told apart.

@@ -8,20 +8,41 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var password: String
     public var isActive: Bool
     public var createdAt: Int64
+    /// Tokens issued at or before this time are revoked (sign out everywhere, password change)…
+    public var tokensValidAfter: Int64?
+    /// …except those of this session (the one that changed the password).
+    public var cutoffExemptSession: String?
 
-    public init(id: Int, username: String, email: String, password: String, isActive: Bool = true, createdAt: Int64) {
+    public init(
+        id: Int, username: String, email: String, password: String, isActive: Bool = true, createdAt: Int64,
+        tokensValidAfter: Int64? = nil, cutoffExemptSession: String? = nil
+    ) {
         self.id = id
         self.username = username
         self.email = email
         self.password = password
         self.isActive = isActive
         self.createdAt = createdAt
+        self.tokensValidAfter = tokensValidAfter
+        self.cutoffExemptSession = cutoffExemptSession
     }
 
     enum CodingKeys: String, CodingKey {
         case id, username, email, password
         case isActive = "is_active"
         case createdAt = "created_at"
+        case tokensValidAfter = "tokens_valid_after"
+        case cutoffExemptSession = "cutoff_exempt_sid"
+    }
+
+    /// What admin tools and logs may show: everything but the password hash.
+    public var summary: JSONValue {
+        var fields: [String: JSONValue] = [
+            "id": .number(Double(id)), "username": .string(username), "email": .string(email),
+            "is_active": .bool(isActive), "created_at": .number(Double(createdAt)),
+        ]
+        if let tokensValidAfter { fields["tokens_valid_after"] = .number(Double(tokensValidAfter)) }
+        return .object(fields)
     }
 
     /// The key under which usernames are unique: NFKC, then case folding, then NFKC again
@@ -38,21 +59,94 @@ public struct UserRecord: Sendable, Equatable, Codable {
     }
 }
 
-/// A revoked token id, kept until the token would have expired anyway.
+/// A revocation: a token id, a whole session, or a refresh token spent by rotation. Kept until
+/// nothing it covers can still be valid (`expiresAt`), then pruned.
 public struct RevocationRecord: Sendable, Equatable, Codable {
-    public var jti: String
+    public enum Kind: String, Sendable, Codable {
+        /// One token, by `jti`.
+        case token
+        /// Every token carrying this `sid`.
+        case session
+        /// A refresh token exchanged under rotation; `child` is what it was exchanged for.
+        case spentRefresh = "spent_refresh"
+    }
+
+    /// The replacement refresh token a spent one was exchanged for, enough to sign it again byte for byte.
+    public struct Child: Sendable, Equatable, Codable {
+        public var jti: String
+        public var issuedAt: Int64
+
+        public init(jti: String, issuedAt: Int64) {
+            self.jti = jti
+            self.issuedAt = issuedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case jti
+            case issuedAt = "iat"
+        }
+    }
+
+    public var kind: Kind
+    /// The `jti` (tokens, spent refresh tokens) or `sid` (sessions).
+    public var id: String
     public var expiresAt: Int64?
     public var revokedAt: Int64
+    public var child: Child?
 
-    public init(jti: String, expiresAt: Int64?, revokedAt: Int64) {
-        self.jti = jti
+    public init(kind: Kind = .token, id: String, expiresAt: Int64?, revokedAt: Int64, child: Child? = nil) {
+        self.kind = kind
+        self.id = id
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.child = child
+    }
+
+    /// The store key: a token's `jti` as it is (the layout of data written before sessions existed),
+    /// other kinds prefixed.
+    public var key: String { Self.key(kind, id) }
+
+    public static func key(_ kind: Kind, _ id: String) -> String {
+        switch kind {
+        case .token: id
+        case .session: "sid:" + id
+        case .spentRefresh: "spent:" + id
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case jti
+        case kind, child
+        case id = "jti"
         case expiresAt = "expires_at"
         case revokedAt = "revoked_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decodeIfPresent(Kind.self, forKey: .kind) ?? .token
+        id = try container.decode(String.self, forKey: .id)
+        expiresAt = try container.decodeIfPresent(Int64.self, forKey: .expiresAt)
+        revokedAt = try container.decode(Int64.self, forKey: .revokedAt)
+        child = try container.decodeIfPresent(Child.self, forKey: .child)
+    }
+}
+
+/// Recent failed logins for one account (keyed by canonical email, whether or not it exists).
+public struct ThrottleRecord: Sendable, Equatable, Codable {
+    public var key: String
+    /// Times of failed attempts, oldest first, at most the configured maximum.
+    public var failures: [Int64]
+    /// When the newest failure leaves the window: the record can be pruned from then on.
+    public var expiresAt: Int64
+
+    public init(key: String, failures: [Int64], expiresAt: Int64) {
+        self.key = key
+        self.failures = failures
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, failures
+        case expiresAt = "expires_at"
     }
 }

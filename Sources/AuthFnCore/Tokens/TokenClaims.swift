@@ -16,6 +16,8 @@ struct IssuedClaims: JWTPayload, Equatable {
     var sub: String
     var nbf: Int64
     var exp: Int64
+    /// The session (one login) the token belongs to; absent from tokens minted outside a session.
+    var sid: String?
 
     /// Claims are checked by `TokenService.validateClaims`, which needs the raw JSON to give
     /// PyJWT's exact messages for wrongly typed claims.
@@ -38,5 +40,8 @@ public struct VerifiedToken: Sendable, Equatable {
     /// `nil` for tokens issued without a `jti` (Flask-JWT-Extended tolerates that too).
     public var jti: String?
     public var expiresAt: Int64?
+    public var issuedAt: Int64?
+    /// The session id, for tokens authfn issued at a login; `nil` for Flask-era tokens.
+    public var sid: String?
     public var claims: [String: JSONValue]
 }

@@ -29,13 +29,14 @@ public struct TokenService: Sendable {
         self.refreshLifetime = refreshLifetime
     }
 
-    /// Signs a new token for `subject`.
+    /// Signs a new token for `subject`, issued at `now`. Signing is deterministic: the same arguments
+    /// give the same token bytes (rotation relies on that to answer a retried refresh identically).
     public func issue(
-        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String
+        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, sid: String? = nil
     ) async throws -> String {
         let lifetime = kind == .access ? accessLifetime : refreshLifetime
         let claims = IssuedClaims(
-            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: now + lifetime)
+            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: now + lifetime, sid: sid)
         // jwt-kit fills in {"alg":"HS256","typ":"JWT"}; sorted keys make it PyJWT's exact header bytes.
         return try await keys.sign(claims)
     }
@@ -111,6 +112,8 @@ public struct TokenService: Sendable {
             if value > now { throw .notYetValid(claim: "nbf") }
         }
         var expiresAt: Int64?
+        var issuedAt: Int64?
+        if let iat = claims["iat"] { issuedAt = pythonInt(iat) }
         if let exp = claims["exp"] {
             guard let value = pythonInt(exp) else {
                 throw .malformed("Expiration Time claim (exp) must be an integer.")
@@ -128,7 +131,7 @@ public struct TokenService: Sendable {
         let kind: TokenKind = claims["type"]?.stringValue == TokenKind.refresh.rawValue ? .refresh : .access
         return VerifiedToken(
             subject: subject, kind: kind, fresh: claims["fresh"] == .bool(true), jti: claims["jti"]?.stringValue,
-            expiresAt: expiresAt, claims: claims)
+            expiresAt: expiresAt, issuedAt: issuedAt, sid: claims["sid"]?.stringValue, claims: claims)
     }
 
     /// Python's `int(x)` as PyJWT applies it to time claims: numbers truncate, booleans are 0/1,

@@ -1,32 +1,58 @@
-/// The seed tutorial's stated password rule: 8–200 characters with at least one uppercase letter,
-/// one lowercase letter, one digit and one symbol. Checked before any hashing, on the password exactly
-/// as given (no trimming, no normalisation, no truncation).
-public struct PasswordPolicy: Sendable {
-    public var minimumLength: Int
-    public var maximumLength: Int
+/// Which passwords are acceptable for new accounts, password changes and `users set-password`.
+///
+/// - `seed` (default): the tutorial's stated rule, 8–200 characters with at least one uppercase letter,
+///   one lowercase letter, one digit and one symbol.
+/// - `nist`: NIST SP 800-63B — a minimum length (8 unless configured higher), at most 200 characters,
+///   no composition rules.
+///
+/// Both refuse passwords on the common-password list and passwords equal to the username or email.
+/// The password is checked exactly as given: no trimming, no normalisation, no truncation.
+public struct PasswordPolicy: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        case seed, nist
+    }
 
-    public static let seed = PasswordPolicy(minimumLength: 8, maximumLength: 200)
+    public var kind: Kind
+    public var minimumLength: Int
+    public var maximumLength = 200
+
+    public init(kind: Kind = .seed, minimumLength: Int = 8) {
+        self.kind = kind
+        self.minimumLength = minimumLength
+    }
+
+    public static let seed = PasswordPolicy()
 
     /// One message per unmet requirement; empty when the password is acceptable.
-    public func problems(_ password: String) -> [String] {
+    public func problems(_ password: String, username: String? = nil, email: String? = nil) -> [String] {
         let length = password.count
         if length > maximumLength {
             return ["Password must be at most \(maximumLength) characters long."]
         }
         var problems: [String] = []
         if length < minimumLength { problems.append("Password must be at least \(minimumLength) characters long.") }
-        let scalars = password.unicodeScalars
-        if !scalars.contains(where: { $0.properties.isUppercase }) {
-            problems.append("Password must contain at least one uppercase letter.")
+        if kind == .seed {
+            let scalars = password.unicodeScalars
+            if !scalars.contains(where: { $0.properties.isUppercase }) {
+                problems.append("Password must contain at least one uppercase letter.")
+            }
+            if !scalars.contains(where: { $0.properties.isLowercase }) {
+                problems.append("Password must contain at least one lowercase letter.")
+            }
+            if !scalars.contains(where: { $0.properties.numericType == .decimal }) {
+                problems.append("Password must contain at least one digit.")
+            }
+            if !password.contains(where: { !$0.isLetter && !$0.isNumber && !$0.isWhitespace }) {
+                problems.append("Password must contain at least one symbol.")
+            }
         }
-        if !scalars.contains(where: { $0.properties.isLowercase }) {
-            problems.append("Password must contain at least one lowercase letter.")
+        if CommonPasswords.contains(password) { problems.append("Password is too common.") }
+        let folded = password.lowercased()
+        if let username, folded == username.lowercased() {
+            problems.append("Password must not be the same as the username.")
         }
-        if !scalars.contains(where: { $0.properties.numericType == .decimal }) {
-            problems.append("Password must contain at least one digit.")
-        }
-        if !password.contains(where: { !$0.isLetter && !$0.isNumber && !$0.isWhitespace }) {
-            problems.append("Password must contain at least one symbol.")
+        if let email, folded == email.lowercased() {
+            problems.append("Password must not be the same as the email address.")
         }
         return problems
     }

@@ -19,7 +19,7 @@ enum UserInput {
     static let notString = "Not a valid string."
     static let notEmail = "Not a valid email address."
 
-    static func registration(from body: JSONValue) throws(ValidationError) -> Registration {
+    static func registration(from body: JSONValue, policy: PasswordPolicy = .seed) throws(ValidationError) -> Registration {
         var errors = ValidationError()
         let fields = try object(body)
         let username = string(fields, "username", &errors).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -33,7 +33,9 @@ enum UserInput {
             }
         }
         if let email { for message in emailProblems(email) { errors.add("email", message) } }
-        if let password { for message in PasswordPolicy.seed.problems(password) { errors.add("password", message) } }
+        if let password {
+            for message in policy.problems(password, username: username, email: email) { errors.add("password", message) }
+        }
 
         guard errors.isEmpty, let username, let email, let password else { throw errors }
         return Registration(username: username, email: email, password: password)
@@ -47,6 +49,24 @@ enum UserInput {
         if let email { for message in emailProblems(email) { errors.add("email", message) } }
         guard errors.isEmpty, let email, let password else { throw errors }
         return Credentials(email: email, password: password)
+    }
+
+    /// `{"old_password", "new_password"}` for a password change; the new one must pass `policy`.
+    static func passwordChange(from body: JSONValue, policy: PasswordPolicy, user: UserRecord) throws(ValidationError)
+        -> (old: String, new: String)
+    {
+        var errors = ValidationError()
+        let fields = try object(body)
+        let old = string(fields, "old_password", &errors)
+        let new = string(fields, "new_password", &errors)
+        if let new {
+            for message in policy.problems(new, username: user.username, email: user.email) {
+                errors.add("new_password", message)
+            }
+            if new == old { errors.add("new_password", "New password must differ from the old one.") }
+        }
+        guard errors.isEmpty, let old, let new else { throw errors }
+        return (old, new)
     }
 
     private static func object(_ body: JSONValue) throws(ValidationError) -> [String: JSONValue] {
