@@ -225,3 +225,57 @@ final class LockedList: @unchecked Sendable {
     func append(_ value: Int64) { lock.withLock { items.append(value) } }
     var values: [Int64] { lock.withLock { items } }
 }
+
+extension EndToEndTests {
+    @Test func logsTheClientAddressTheLauncherGives() async throws {
+        try await withTemporaryDirectory { dir in
+            let result = try Executable.run(
+                request("GET", "/"), environment: Executable.environment(dataDirectory: dir, ["SOCAT_PEERADDR": "203.0.113.7"]))
+            #expect(result.stderr.contains("client=203.0.113.7"))
+            let cgi = try Executable.run(
+                request("GET", "/"), environment: Executable.environment(dataDirectory: dir, ["REMOTE_ADDR": "198.51.100.2"]))
+            #expect(cgi.stderr.contains("client=198.51.100.2"))
+        }
+    }
+
+    @Test func adminCommandsExitCodes() async throws {
+        try await withTemporaryDirectory { dir in
+            let env = Executable.environment(dataDirectory: dir)
+            let empty = try Executable.run([], environment: env, arguments: ["users", "list"])
+            #expect(empty.status == 0 && empty.stdout.isEmpty)
+            _ = try Executable.run(Self.registerSeed, environment: env)
+            let shown = try Executable.run([], environment: env, arguments: ["users", "show", "OLUCH@GMAIL.COM"])
+            #expect(shown.status == 0 && shown.json?["id"] == 1 && shown.json?["password"] == nil)
+            let missing = try Executable.run([], environment: env, arguments: ["users", "activate", "ghost@example.com"])
+            #expect(missing.status == 1 && missing.stderr.contains("no user with email or id 'ghost@example.com'"))
+            let refused = try Executable.run(Array("weak\n".utf8), environment: env, arguments: ["users", "set-password", "1"])
+            #expect(refused.status == 65 && refused.stderr.contains("Password must be at least 8 characters long."))
+            #expect(!refused.stderr.contains("weak\n"))
+            let misconfigured = try Executable.run(
+                [], environment: Executable.environment(dataDirectory: dir, ["JWT_SECRET_KEY": "short"]), arguments: ["prune"])
+            #expect(misconfigured.status == 78 && misconfigured.stdout.isEmpty)
+            let usage = try Executable.run([], environment: env, arguments: ["users", "frobnicate"])
+            #expect(usage.status == 64)
+        }
+    }
+}
+
+extension EndToEndTests {
+    @Test func pruneCommandRemovesExactlyTheExpiredRecords() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try FileStore(directory: dir.path)
+            let now: Int64 = 1_767_225_600
+            let expiries: [Int64] = [now - 100_000, now - 3600, now - 1, now, now + 1, now + 3600]
+            try store.commit(expiries.enumerated().map { .revoke(RevocationRecord(id: "e\($0)", expiresAt: $1, revokedAt: 0)) })
+            let result = try Executable.run(
+                [], environment: Executable.environment(dataDirectory: dir, ["AUTHFN_NOW": String(now)]), arguments: ["prune"])
+            #expect(result.status == 0)
+            #expect(result.json == ["removed": 4])
+            for (index, expiry) in expiries.enumerated() {
+                #expect(try store.isRevoked(jti: "e\(index)") == (expiry > now), "e\(index)")
+            }
+            let revoked = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/revoked")
+            #expect(revoked.count == 2)
+        }
+    }
+}

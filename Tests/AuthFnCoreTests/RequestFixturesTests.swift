@@ -15,7 +15,7 @@ import Testing
 
     @Test func everyFixtureIsAValidEnvelope() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).filter { $0.hasSuffix(".json") }
-        #expect(names.count >= 9)
+        #expect(names.count >= 12)
         for name in names { #expect(throws: Never.self, "\(name)") { try Envelope.decodeRequest(try Self.load(name)) } }
     }
 
@@ -39,6 +39,14 @@ import Testing
             #expect(try status("refresh_token.json", refresh: refresh).0 == 200)
             #expect(try status("signout_access.json", access: access).0 == 200)
             #expect(try status("user_info.json", access: access) == (401, ["message": "Token has been revoked"]))
+            #expect(try status("signout_refresh.json", refresh: refresh).0 == 401)
+
+            let (_, second) = try status("login.json")
+            let access2 = try #require(second?["data"]?["access_token"]?.stringValue)
+            let refresh2 = try #require(second?["data"]?["refresh_token"]?.stringValue)
+            #expect(try status("change_password.json", access: access2).0 == 200)
+            #expect(try status("signout_refresh.json", refresh: refresh2).0 == 200)
+            #expect(try status("signout_all.json", access: access2).0 == 401)
         }
     }
 }

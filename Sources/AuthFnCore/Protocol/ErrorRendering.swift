@@ -46,7 +46,8 @@ extension Response {
                 self = .message(403, "The user account is not activated yet")
             case .throttled(let retryAfter):
                 self = .message(
-                    429, "Too many failed login attempts for this account; try again in \(retryAfter) seconds.",
+                    429,
+                    "Too many failed login attempts for this account; try again in \(retryAfter) second\(retryAfter == 1 ? "" : "s").",
                     headers: ["Retry-After": String(retryAfter)])
             }
         case let error as TokenError:

@@ -292,7 +292,10 @@ public final class FileStore: Store {
             var removed = 0
             var touched: Set<String> = []
             let buckets = try POSIXFile.list(path("expiry")).compactMap { Int64($0) }.sorted()
-            for bucket in buckets where (bucket + 1) * Self.bucketSeconds <= now {
+            // A bounded (opportunistic) prune looks at whole hours that are over; a full one also at the
+            // current hour, record by record, so that it removes exactly what has expired.
+            let lastBucket = limit == nil ? now / Self.bucketSeconds : now / Self.bucketSeconds - 1
+            for bucket in buckets where bucket <= lastBucket {
                 let bucketPath = "expiry/\(bucket)"
                 for marker in try POSIXFile.list(path(bucketPath)) {
                     if let limit, removed >= limit { break }
@@ -303,8 +306,9 @@ public final class FileStore: Store {
                     {
                         let record = try? JSONValue.parse(bytes)
                         if let expiresAt = record?["expires_at"]?.integerValue, expiresAt > now {
-                            // Extended since this marker was written (a throttle record): file it again.
                             let moved = Self.expiryMarkerPath(for: target, expiresAt: expiresAt)
+                            if moved == markerPath { continue }  // not expired yet, and filed right
+                            // Extended since this marker was written (a throttle record): file it again.
                             try makeParents(String(moved[..<(moved.lastIndex(of: "/") ?? moved.endIndex)]))
                             try writeInPlace(moved, Array(target.utf8))
                         } else {

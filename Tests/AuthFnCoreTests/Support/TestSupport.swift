@@ -18,20 +18,24 @@ let cheapHasher = PasswordHasher(method: .scrypt(n: 1024, r: 8, p: 1))
 /// The seed tutorial's user.
 let seedPassword = "445hD#@%yu78"
 
-/// A handler wired to an in-memory store, a fixed clock and a seeded random source.
+/// A handler wired to an in-memory store (or a given one), a fixed clock and a seeded random source.
 struct TestHarness {
     let app: App
     let store: InMemoryStore
     let now: Int64
 
-    init(now: Int64 = 1_767_225_600, seed: UInt64 = 7) async {
+    init(now: Int64 = 1_767_225_600, seed: UInt64 = 7, settings: AccountSettings = AccountSettings()) async {
         store = InMemoryStore()
         self.now = now
+        app = await Self.app(store: store, now: now, seed: seed, settings: settings)
+    }
+
+    static func app(store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings()) async -> App {
         let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: 2_592_000)
-        app = App(
+        return App(
             context: Context(
                 store: store, time: .fixed(now), random: SeededRandomSource(seed: seed), hasher: cheapHasher,
-                tokens: tokens))
+                tokens: tokens, settings: settings))
     }
 
     /// The same store and keys seen at another instant.
@@ -42,9 +46,7 @@ struct TestHarness {
     }
 
     func send(_ method: String, _ path: String, body: JSONValue? = nil, bearer: String? = nil) async -> Response {
-        var headers = Headers()
-        if let bearer { headers["Authorization"] = "Bearer \(bearer)" }
-        return await app.handle(Request(method: method, path: path, headers: headers, body: body.map { .json($0) } ?? .none))
+        await app.send(method, path, body: body, bearer: bearer)
     }
 
     @discardableResult
@@ -154,4 +156,25 @@ func request(_ method: String, _ path: String, body: JSONValue? = nil, headers: 
     if let body { envelope["body"] = body }
     if !headers.isEmpty { envelope["headers"] = .object(headers.mapValues(JSONValue.string)) }
     return JSONValue.object(envelope).encoded()
+}
+
+extension App {
+    func send(_ method: String, _ path: String, body: JSONValue? = nil, bearer: String? = nil) async -> Response {
+        var headers = Headers()
+        if let bearer { headers["Authorization"] = "Bearer \(bearer)" }
+        return await handle(Request(method: method, path: path, headers: headers, body: body.map { .json($0) } ?? .none))
+    }
+
+    func login(_ email: String = "oluch@gmail.com", _ password: String = seedPassword) async -> Response {
+        await login(email, password: password)
+    }
+
+    func login(_ email: String = "oluch@gmail.com", password: String) async -> Response {
+        await send("POST", "/v1/user/login", body: ["email": .string(email), "password": .string(password)])
+    }
+}
+
+extension Response {
+    var accessToken: String? { body["data"]?["access_token"]?.stringValue }
+    var refreshToken: String? { body["data"]?["refresh_token"]?.stringValue ?? body["refresh_token"]?.stringValue }
 }
