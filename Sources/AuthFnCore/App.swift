@@ -9,15 +9,28 @@ public struct App: Sendable {
 
     /// Handles one raw request envelope (the stdin protocol).
     public func handle(envelope bytes: [UInt8]) async -> Response {
+        await reply(envelope: bytes).response
+    }
+
+    /// Handles one envelope or API Gateway event and encodes the answer in the same format.
+    public func reply(envelope bytes: [UInt8]) async -> (response: Response, output: [UInt8]) {
         let start = Stopwatch.start()
         do {
-            let request = try Envelope.decodeRequest(bytes)
-            return await handle(request)
+            let (request, format) = try Envelope.decode(bytes)
+            let response = await handle(request)
+            return (response, Envelope.encodeResponse(response, format: format))
         } catch {
             let response = Response(rendering: error, logger: context.logger)
             log(method: "-", path: "-", response: response, start: start)
-            return response
+            return (response, Envelope.encodeResponse(response))
         }
+    }
+
+    /// Answers a transport-level refusal (HTTP/CGI limits) with the same logging as any request.
+    public func refuse(_ error: any Error) -> Response {
+        let response = Response(rendering: error, logger: context.logger)
+        log(method: "-", path: "-", response: response, start: Stopwatch.start())
+        return response
     }
 
     /// Routes one request to its handler.

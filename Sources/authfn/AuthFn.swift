@@ -28,27 +28,135 @@ struct GlobalOptions: ParsableArguments {
     var dataDirectory: String?
 }
 
-/// Handles one request envelope. Exit 0 whenever a response was written, whatever its status.
+/// Handles requests: by default one JSON envelope (or API Gateway event) from stdin; `--http` one raw
+/// HTTP/1.1 request; `--cgi` (automatic under CGI or the OpenFaaS classic watchdog) one CGI request;
+/// `--stream` one envelope per line until end of input.
 struct Handle: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Handle one JSON request envelope from stdin (the default).",
-        discussion: "Exit status: 0 when a response was written, 74 when it could not be, 78 when misconfigured.")
+        abstract: "Handle requests from stdin (the default command).",
+        discussion: """
+            Exit status: 0 when a response was written (whatever its HTTP status), 74 when it could not \
+            be, 78 when misconfigured.
+            """)
 
     @OptionGroup var options: GlobalOptions
 
+    @Flag(name: .customLong("http"), help: "Read one raw HTTP/1.1 request (inetd, socat, systemd Accept=yes).")
+    var http = false
+
+    @Flag(name: .customLong("cgi"), help: "Read one CGI request (automatic when GATEWAY_INTERFACE or Http_Method is set).")
+    var cgi = false
+
+    @Flag(name: .customLong("stream"), help: "Read one JSON envelope per line, answer one line each, until end of input.")
+    var stream = false
+
+    func validate() throws {
+        if [http, cgi, stream].filter({ $0 }).count > 1 {
+            throw ValidationError("Choose at most one of --http, --cgi and --stream.")
+        }
+    }
+
     mutating func run() async throws {
         signal(SIGPIPE, SIG_IGN)
-        let input = StandardIO.read(limit: Envelope.maximumRequestBytes + 1)
+        let environment = ProcessInfo.processInfo.environment
+        let flavor = cgi ? (CGI.flavor(environment) ?? .cgi) : (http || stream ? nil : CGI.flavor(environment))
         let context: Context
         do {
             context = try await Runtime.context(options)
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
-            _ = StandardIO.write(Envelope.encodeResponse(.message(500, "Internal server error: authfn is misconfigured.")))
+            let failure = Response.message(500, "Internal server error: authfn is misconfigured.")
+            _ = StandardIO.write(
+                http ? HTTP1.encode(failure) : flavor.map { CGI.encode(failure, flavor: $0) } ?? Envelope.encodeResponse(failure))
             throw ExitCode(78)
         }
-        let response = await App(context: context).handle(envelope: input)
-        guard StandardIO.write(Envelope.encodeResponse(response)) else { throw ExitCode(74) }
+        let app = App(context: context)
+        let timeout = Runtime.readTimeout
+        let output: [UInt8]
+        if http {
+            guard let reply = await Self.serveHTTP(app, timeout: timeout) else { return }
+            output = reply
+        } else if let flavor {
+            output = await Self.serveCGI(app, flavor: flavor, environment: environment, timeout: timeout)
+        } else if stream {
+            try await Self.serveStream(app)
+            return
+        } else {
+            output = await app.reply(envelope: StandardIO.read(limit: Envelope.maximumRequestBytes + 1)).output
+        }
+        guard StandardIO.write(output) else { throw ExitCode(74) }
+    }
+
+    /// One HTTP/1.1 request; `nil` when the client connected and sent nothing at all.
+    static func serveHTTP(_ app: App, timeout: Int64) async -> [UInt8]? {
+        let input = StandardInput(timeout: timeout)
+        var method = "GET"
+        let response: Response
+        do {
+            var head: HTTP1.Head?
+            while true {
+                head = try HTTP1.parseHead(input.buffer)
+                if head != nil { break }
+                guard try input.fill(maximum: HTTPLimits.headerBytes + 1) else {
+                    if input.buffer.isEmpty { return nil }
+                    throw HTTPError.badRequest("the connection closed before the request head was complete")
+                }
+            }
+            guard let head else { return nil }
+            method = head.method
+            let end = head.bodyOffset + head.contentLength
+            while input.buffer.count < end {
+                guard try input.fill() else {
+                    throw HTTPError.badRequest("the connection closed before Content-Length bytes of body arrived")
+                }
+            }
+            response = await app.handle(HTTP1.request(head, body: input.buffer[head.bodyOffset..<end]))
+        } catch StandardInput.Failure.timeout {
+            response = app.refuse(HTTPError.timeout(seconds: Int(timeout)))
+        } catch {
+            response = app.refuse(error)
+        }
+        return HTTP1.encode(response, includeBody: method != "HEAD")
+    }
+
+    /// One CGI (or OpenFaaS classic) request: head from the environment, body from stdin.
+    static func serveCGI(_ app: App, flavor: CGI.Flavor, environment: [String: String], timeout: Int64) async -> [UInt8] {
+        let input = StandardInput(timeout: timeout)
+        let response: Response
+        do {
+            var (request, length) = try CGI.head(environment, flavor: flavor)
+            let limit = length ?? HTTPLimits.bodyBytes + 1
+            while input.buffer.count < limit, try input.fill(maximum: limit - input.buffer.count) {}
+            if let length, input.buffer.count < length {
+                throw HTTPError.badRequest("stdin ended before CONTENT_LENGTH bytes arrived")
+            }
+            if input.buffer.count > HTTPLimits.bodyBytes { throw HTTPError.bodyTooLarge(limit: HTTPLimits.bodyBytes) }
+            let body = input.take(limit)
+            if !body.isEmpty { request.body = .raw(body) }
+            response = await app.handle(request)
+        } catch StandardInput.Failure.timeout {
+            response = app.refuse(HTTPError.timeout(seconds: Int(timeout)))
+        } catch {
+            response = app.refuse(error)
+        }
+        return CGI.encode(response, flavor: flavor)
+    }
+
+    /// Envelopes, one per line, each answered on its own line as soon as it is handled. State is
+    /// read from the data directory for every request, so other processes may share it.
+    static func serveStream(_ app: App) async throws {
+        let input = StandardInput(timeout: nil)
+        while let line = try input.nextLine(limit: Envelope.maximumRequestBytes) {
+            let output: [UInt8]
+            switch line {
+            case .tooLong:
+                output = Envelope.encodeResponse(app.refuse(EnvelopeError.tooLarge(limit: Envelope.maximumRequestBytes)))
+            case .line(let bytes):
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                output = await app.reply(envelope: bytes).output
+            }
+            guard StandardIO.write(output) else { throw ExitCode(74) }
+        }
     }
 }
 
@@ -143,6 +251,7 @@ enum Runtime {
         var config = try Configuration.load(environment: environment, dotEnv: dotEnv)
         if let dataDirectory = options.dataDirectory { config.dataDirectory = dataDirectory }
         logLevel.withLock { $0 = config.logLevel }
+        readTimeoutValue.withLock { $0 = config.readTimeout }
         if config.isDeterministic {
             logger.warning("AUTHFN_NOW or AUTHFN_SEED is set: clock or randomness is fixed; never use this in production")
         }
@@ -200,6 +309,10 @@ enum Runtime {
     }
 
     private static let logLevel = LockedLevel()
+    private static let readTimeoutValue = Locked<Int64>(10)
+
+    /// `AUTHFN_READ_TIMEOUT`, once `context(_:)` has loaded the configuration.
+    static var readTimeout: Int64 { readTimeoutValue.withLock { $0 } }
 
     /// Logs go to stderr; handlers read the level when a logger is made, after configuration is loaded.
     private static let bootstrap: Void = LoggingSystem.bootstrap { label in
@@ -209,10 +322,18 @@ enum Runtime {
     }
 }
 
-final class LockedLevel: @unchecked Sendable {
+typealias LockedLevel = Locked<Logger.Level>
+
+extension Locked where Value == Logger.Level {
+    convenience init() { self.init(.info) }
+}
+
+/// A value behind a lock, for the few process-wide settings the logging bootstrap reads.
+final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var level: Logger.Level = .info
-    func withLock<T>(_ body: (inout Logger.Level) -> T) -> T { lock.withLock { body(&level) } }
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }
 
 enum StandardIO {

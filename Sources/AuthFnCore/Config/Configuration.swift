@@ -20,6 +20,8 @@ public struct Configuration: Sendable, Equatable {
     public var seed: UInt64?
     public var logLevel: Logger.Level = .info
     public var account = AccountSettings()
+    /// `AUTHFN_READ_TIMEOUT`: seconds an HTTP or CGI client has to send its whole request.
+    public var readTimeout: Int64 = 10
 
     public static let minimumSecretBytes = 32
 
@@ -98,6 +100,9 @@ public struct Configuration: Sendable, Equatable {
         if let value = merged["AUTHFN_PASSWORD_MIN_LENGTH"] {
             config.account.passwordPolicy.minimumLength = Int(
                 try seconds(value, variable: "AUTHFN_PASSWORD_MIN_LENGTH", range: 8...64))
+        }
+        if let value = merged["AUTHFN_READ_TIMEOUT"] {
+            config.readTimeout = try seconds(value, variable: "AUTHFN_READ_TIMEOUT", range: 1...3600)
         }
         if let value = merged["AUTHFN_LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: value.lowercased()) else {

@@ -5,8 +5,23 @@ public enum Envelope {
     /// Requests larger than this are answered 413 without being parsed.
     public static let maximumRequestBytes = 1 << 20
 
+    /// The shapes a request can arrive in on stdin; the response goes back in the same one.
+    public enum Format: Sendable, Equatable {
+        /// authfn's own envelope.
+        case envelope
+        /// An AWS API Gateway REST API (v1) / Lambda proxy event.
+        case apiGatewayV1
+        /// An AWS API Gateway HTTP API (v2) event.
+        case apiGatewayV2
+    }
+
     /// Decodes a request envelope, or explains in a 400/413 `EnvelopeError` why it is not one.
     public static func decodeRequest(_ bytes: [UInt8]) throws(EnvelopeError) -> Request {
+        try decode(bytes).request
+    }
+
+    /// Decodes an envelope or an API Gateway event, telling which it was.
+    public static func decode(_ bytes: [UInt8]) throws(EnvelopeError) -> (request: Request, format: Format) {
         guard bytes.count <= maximumRequestBytes else { throw .tooLarge(limit: maximumRequestBytes) }
         let document: JSONValue
         do throws(JSONValue.ParseError) {
@@ -15,7 +30,12 @@ public enum Envelope {
             throw .invalidJSON(error.description)
         }
         guard case .object(let fields) = document else { throw .notAnObject }
+        if fields["httpMethod"] != nil { return (try APIGateway.decodeV1(fields), .apiGatewayV1) }
+        if fields["version"] == "2.0", fields["rawPath"] != nil { return (try APIGateway.decodeV2(fields), .apiGatewayV2) }
+        return (try decodeEnvelope(fields), .envelope)
+    }
 
+    private static func decodeEnvelope(_ fields: [String: JSONValue]) throws(EnvelopeError) -> Request {
         guard let methodValue = fields["method"] else { throw .missingField("method") }
         guard case .string(let method) = methodValue, !method.isEmpty, method.allSatisfy(\.isLetter) else {
             throw .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")
@@ -76,6 +96,14 @@ public enum Envelope {
         }
 
         return Request(method: method.uppercased(), path: path, query: query, headers: headers, body: body)
+    }
+
+    /// The response in `format`: one line of compact JSON with sorted keys, newline-terminated.
+    public static func encodeResponse(_ response: Response, format: Format) -> [UInt8] {
+        switch format {
+        case .envelope: encodeResponse(response)
+        case .apiGatewayV1, .apiGatewayV2: APIGateway.encode(response) + [UInt8(ascii: "\n")]
+        }
     }
 
     /// The response envelope: one line of compact JSON with sorted keys, newline-terminated.

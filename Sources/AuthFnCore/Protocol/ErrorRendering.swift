@@ -10,6 +10,8 @@ extension Response {
         switch error {
         case let error as EnvelopeError:
             self = Self.render(error)
+        case let error as HTTPError:
+            self = .message(error.status, error.message)
         case let error as RoutingError:
             switch error {
             case .notFound:
