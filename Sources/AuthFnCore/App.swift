@@ -15,15 +15,16 @@ public struct App: Sendable {
     /// Handles one envelope or API Gateway event and encodes the answer in the same format.
     public func reply(envelope bytes: [UInt8]) async -> (response: Response, output: [UInt8]) {
         let start = Stopwatch.start()
-        do {
-            let (request, format) = try Envelope.decode(bytes)
-            let response = await handle(request)
-            return (response, Envelope.encodeResponse(response, format: format))
-        } catch {
-            let response = Response(rendering: error, logger: context.logger)
+        let (parsed, format) = Envelope.parse(bytes)
+        let response: Response
+        switch parsed {
+        case .success(let request):
+            response = await handle(request)
+        case .failure(let error):
+            response = Response(rendering: error, logger: context.logger)
             log(method: "-", path: "-", response: response, start: start)
-            return (response, Envelope.encodeResponse(response))
         }
+        return (response, Envelope.encodeResponse(response, format: format))
     }
 
     /// Answers a transport-level refusal (HTTP/CGI limits) with the same logging as any request.

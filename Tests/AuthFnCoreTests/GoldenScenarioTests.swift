@@ -90,13 +90,13 @@ import Testing
 
     static func input(for step: [String: JSONValue], captured: [String: JSONValue]) throws -> [UInt8] {
         if let request = step["request"] { return try substitute(request, captured).encoded() }
-        if step["args"] != nil, step["stdin"] == nil { return [] }
+        if step["args"] != nil, step["stdin"] == nil, step["stdin_repeat"] == nil { return [] }
         if let text = step["stdin"]?.stringValue { return Array(text.utf8) }
         if let encoded = step["stdin_base64"]?.stringValue, let data = Data(base64Encoded: encoded) { return Array(data) }
         if let repeatSpec = step["stdin_repeat"], let unit = repeatSpec["text"]?.stringValue,
             let count = repeatSpec["count"]?.integerValue
         {
-            return Array(String(repeating: unit, count: Int(count)).utf8)
+            return Array((String(repeating: unit, count: Int(count)) + (step["stdin_suffix"]?.stringValue ?? "")).utf8)
         }
         throw CocoaError(.coderInvalidValue)
     }

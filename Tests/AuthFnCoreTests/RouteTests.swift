@@ -167,8 +167,8 @@ import Testing
     @Test(
         "routing",
         arguments: [
-            ("GET", "/nope", 404, nil), ("GET", "/v1/user/register", 405, "POST"), ("DELETE", "/", 405, "GET"),
-            ("POST", "/v1/user/user_info/", 405, "GET"), ("GET", "/v1/user/login//", 405, "POST"),
+            ("GET", "/nope", 404, nil), ("GET", "/v1/user/register", 405, "POST"), ("DELETE", "/", 405, "GET, HEAD"),
+            ("POST", "/v1/user/user_info/", 405, "GET, HEAD"), ("HEAD", "/nope", 404, nil), ("GET", "/v1/user/login//", 405, "POST"),
             ("GET", "/v1/user/REGISTER", 404, nil),
         ] as [(String, String, Int, String?)])
     func routing(_ method: String, _ path: String, _ status: Int, _ allow: String?) async {

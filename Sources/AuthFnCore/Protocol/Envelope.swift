@@ -22,17 +22,28 @@ public enum Envelope {
 
     /// Decodes an envelope or an API Gateway event, telling which it was.
     public static func decode(_ bytes: [UInt8]) throws(EnvelopeError) -> (request: Request, format: Format) {
-        guard bytes.count <= maximumRequestBytes else { throw .tooLarge(limit: maximumRequestBytes) }
+        let (result, format) = parse(bytes)
+        return (try result.get(), format)
+    }
+
+    /// Like `decode`, but a malformed API Gateway event still reports its format, so the refusal
+    /// goes back in the shape the gateway expects.
+    public static func parse(_ bytes: [UInt8]) -> (request: Result<Request, EnvelopeError>, format: Format) {
+        guard bytes.count <= maximumRequestBytes else { return (.failure(.tooLarge(limit: maximumRequestBytes)), .envelope) }
         let document: JSONValue
         do throws(JSONValue.ParseError) {
             document = try JSONValue.parse(bytes)
         } catch {
-            throw .invalidJSON(error.description)
+            return (.failure(.invalidJSON(error.description)), .envelope)
         }
-        guard case .object(let fields) = document else { throw .notAnObject }
-        if fields["httpMethod"] != nil { return (try APIGateway.decodeV1(fields), .apiGatewayV1) }
-        if fields["version"] == "2.0", fields["rawPath"] != nil { return (try APIGateway.decodeV2(fields), .apiGatewayV2) }
-        return (try decodeEnvelope(fields), .envelope)
+        guard case .object(let fields) = document else { return (.failure(.notAnObject), .envelope) }
+        if fields["httpMethod"] != nil {
+            return (Result { () throws(EnvelopeError) in try APIGateway.decodeV1(fields) }, .apiGatewayV1)
+        }
+        if fields["version"] == "2.0", fields["rawPath"] != nil {
+            return (Result { () throws(EnvelopeError) in try APIGateway.decodeV2(fields) }, .apiGatewayV2)
+        }
+        return (Result { () throws(EnvelopeError) in try decodeEnvelope(fields) }, .envelope)
     }
 
     private static func decodeEnvelope(_ fields: [String: JSONValue]) throws(EnvelopeError) -> Request {

@@ -22,13 +22,16 @@ public enum Router {
         Route(method: "POST", path: "/v1/user/change_password", handler: PasswordRoutes.changePassword),
     ]
 
-    /// Paths match with or without a trailing slash, as the Flask app's did.
+    /// Paths match with or without a trailing slash, as the Flask app's did. HEAD is answered like GET
+    /// (the HTTP adapter leaves the body out).
     public static func route(method: String, path: String) throws(RoutingError) -> Route {
         let wanted = normalize(path)
         let candidates = routes.filter { $0.path == wanted }
         guard !candidates.isEmpty else { throw .notFound }
-        guard let route = candidates.first(where: { $0.method == method }) else {
-            throw .methodNotAllowed(allowed: candidates.map(\.method).sorted())
+        let effective = method == "HEAD" ? "GET" : method
+        guard let route = candidates.first(where: { $0.method == effective }) else {
+            let allowed = candidates.flatMap { $0.method == "GET" ? ["GET", "HEAD"] : [$0.method] }
+            throw .methodNotAllowed(allowed: allowed.sorted())
         }
         return route
     }
