@@ -2,8 +2,8 @@ import Foundation
 
 /// The request body as JSON, whichever way the adapter delivered it.
 enum RequestBody {
-    /// No body reads as `{}` (every required field then reports as missing, as webargs did); a raw
-    /// body must be declared JSON by its Content-Type and must parse.
+    /// No body (or an empty one) reads as `{}` (every required field then reports as missing, as
+    /// webargs did); a raw body must be declared JSON by its Content-Type and must parse.
     static func json(_ request: Request) throws -> JSONValue {
         switch request.body {
         case .none: return .object([:])
@@ -11,7 +11,8 @@ enum RequestBody {
         case .raw(let bytes):
             let contentType = request.headers["Content-Type"]
             guard isJSON(contentType) else { throw BodyError.unsupportedMediaType(contentType) }
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { return .object([:]) }
+            // An empty body is no body (a POST without data); whitespace alone is not JSON.
+            if bytes.isEmpty { return .object([:]) }
             do {
                 return try JSONValue.parse(bytes)
             } catch {
