@@ -59,9 +59,9 @@ extension Response {
         case let error as StoreError:
             logger?.error("storage failure", metadata: ["error": "\(error)"])
             if error.isOutOfSpace {
-                self = .message(507, "Insufficient storage: the request was not saved.")
+                self = .message(507, "Insufficient storage: the request could not be completed.")
             } else {
-                self = .message(500, "Internal server error: the request was not saved.")
+                self = .message(500, "Internal server error: storage failed.")
             }
         default:
             logger?.error("unexpected failure", metadata: ["error": "\(error)"])
