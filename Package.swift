@@ -33,6 +33,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A libFuzzer target (scripts/fuzz builds it with -sanitize=fuzzer,address -DFUZZING).
+        .executableTarget(
+            name: "authfn-fuzz",
+            dependencies: ["AuthFnCore"]
+        ),
         .testTarget(
             name: "AuthFnCoreTests",
             dependencies: [
