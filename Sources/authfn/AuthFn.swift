@@ -308,7 +308,7 @@ enum Runtime {
         }
     }
 
-    private static let logLevel = LockedLevel()
+    private static let logLevel = Locked<Logger.Level>(.info)
     private static let readTimeoutValue = Locked<Int64>(10)
 
     /// `AUTHFN_READ_TIMEOUT`, once `context(_:)` has loaded the configuration.
@@ -320,12 +320,6 @@ enum Runtime {
         handler.logLevel = logLevel.withLock { $0 }
         return handler
     }
-}
-
-typealias LockedLevel = Locked<Logger.Level>
-
-extension Locked where Value == Logger.Level {
-    convenience init() { self.init(.info) }
 }
 
 /// A value behind a lock, for the few process-wide settings the logging bootstrap reads.
