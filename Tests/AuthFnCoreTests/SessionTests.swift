@@ -382,6 +382,26 @@ import Testing
         }
     }
 
+    @Test("a bounded prune drains a large expired hour a limit at a time", arguments: [false, true])
+    func boundedPrune(_ onDisk: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            let store: any Store = onDisk ? try FileStore(directory: dir.path) : InMemoryStore()
+            let now: Int64 = 1_767_225_600
+            try store.commit((0..<150).map { .revoke(RevocationRecord(id: "old\($0)", expiresAt: now - 4000, revokedAt: 0)) })
+            try store.commit([.revoke(RevocationRecord(id: "live", expiresAt: now + 60, revokedAt: 0))])
+            #expect(try store.prune(now: now, limit: 64) == 64)
+            #expect(try store.prune(now: now, limit: 64) == 64)
+            #expect(try store.prune(now: now, limit: 64) == 22)
+            #expect(try store.prune(now: now, limit: 64) == 0)
+            #expect(try store.isRevoked(jti: "live"))
+            #expect(try !store.isRevoked(jti: "old0"))
+            if onDisk {
+                let hours = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("expiry").path)
+                #expect(hours == ["\((now + 60) / 3600)"], "the drained hour's directory is gone")
+            }
+        }
+    }
+
     @Test func mutationsPruneOpportunistically() async throws {
         let harness = await TestHarness()
         await harness.register()

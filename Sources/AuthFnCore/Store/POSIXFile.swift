@@ -1,4 +1,10 @@
-import Foundation
+import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -82,15 +88,16 @@ enum POSIXFile {
         if mkdir(path, 0o700) != 0, errno != EEXIST { throw .io(operation: "mkdir", path: path, errno: errno) }
     }
 
-    /// Names of the entries in a directory, without "." and "..".
-    static func list(_ path: String) throws(StoreError) -> [String] {
+    /// Names of the entries in a directory, without "." and "..": at most `limit` of them (in
+    /// directory order) when one is given, so a caller that needs a few never reads a huge directory.
+    static func list(_ path: String, limit: Int? = nil) throws(StoreError) -> [String] {
         guard let dir = opendir(path) else {
             if errno == ENOENT { return [] }
             throw .io(operation: "opendir", path: path, errno: errno)
         }
         defer { closedir(dir) }
         var names: [String] = []
-        while let entry = readdir(dir) {
+        while limit.map({ names.count < $0 }) ?? true, let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
             }
@@ -108,7 +115,7 @@ enum POSIXFile {
 /// lock holders of this process first.
 final class FileLock: @unchecked Sendable {
     private let fd: Int32
-    private let threads = NSLock()
+    private let threads = Mutex(())
     let path: String
 
     init(path: String) throws(StoreError) {
@@ -122,12 +129,12 @@ final class FileLock: @unchecked Sendable {
     deinit { close(fd) }
 
     func withLock<T>(exclusive: Bool, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        threads.lock()
-        defer { threads.unlock() }
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            if errno != EINTR { throw .io(operation: "flock", path: path, errno: errno) }
+        try threads.withLock { _ throws(StoreError) -> T in
+            while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+                if errno != EINTR { throw .io(operation: "flock", path: path, errno: errno) }
+            }
+            defer { flock(fd, LOCK_UN) }
+            return try body()
         }
-        defer { flock(fd, LOCK_UN) }
-        return try body()
     }
 }
