@@ -31,6 +31,12 @@ let package = Package(
                 "AuthFnCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: [
+                // The toolchain's static-stdlib link exports every symbol of the executable's own
+                // objects (~15,000); nothing loads authfn as a library, and the loader's and the
+                // Swift runtime's start-up lookups scan that table on every invocation.
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))
             ]
         ),
         // A libFuzzer target (scripts/fuzz builds it with -sanitize=fuzzer,address -DFUZZING).

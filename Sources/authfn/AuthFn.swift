@@ -1,16 +1,46 @@
 import ArgumentParser
 import AuthFnCore
-import Foundation
 import Logging
+import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
+/// The entry point. The invocations a launcher makes for every request (`authfn`, `authfn --http`,
+/// `authfn --cgi`, `authfn --stream`) go straight to `Handle.serve`: building the argument parser's
+/// command tree reflects every command and option at run time, which cost about as much as handling
+/// the request. Any other command line goes through the parser.
+@main
+enum Main {
+    static func main() async {
+        let mode: Handle.Mode
+        switch Array(CommandLine.arguments.dropFirst()) {
+        case []: mode = .automatic
+        case ["--http"]: mode = .http
+        case ["--cgi"]: mode = .cgi
+        case ["--stream"]: mode = .stream
+        default:
+            await AuthFn.main()
+            return
+        }
+        do {
+            try await Handle.serve(mode, dataDirectory: nil)
+        } catch {
+            AuthFn.exit(withError: error)
+        }
+    }
+}
+
 /// The executable: by default, read one request envelope on stdin and answer one response envelope
 /// on stdout; `users` and `prune` administer the data directory. Everything worth testing lives in
 /// AuthFnCore; this target only wires real I/O to it.
-@main
 struct AuthFn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authfn",
@@ -56,13 +86,28 @@ struct Handle: AsyncParsableCommand {
         }
     }
 
+    /// What stdin carries: an envelope, or CGI when the environment says so (`automatic`), or what a
+    /// flag names.
+    enum Mode { case automatic, http, cgi, stream }
+
     mutating func run() async throws {
+        let mode: Mode = http ? .http : cgi ? .cgi : stream ? .stream : .automatic
+        try await Self.serve(mode, dataDirectory: options.dataDirectory)
+    }
+
+    static func serve(_ mode: Mode, dataDirectory: String?) async throws {
         signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
-        let flavor = cgi ? (CGI.flavor(environment) ?? .cgi) : (http || stream ? nil : CGI.flavor(environment))
+        let http = mode == .http, stream = mode == .stream
+        let flavor: CGI.Flavor? =
+            switch mode {
+            case .cgi: CGI.flavor(environment) ?? .cgi
+            case .automatic: CGI.flavor(environment)
+            case .http, .stream: nil
+            }
         let context: Context
         do {
-            context = try await Runtime.context(options)
+            context = try await Runtime.context(dataDirectory: dataDirectory)
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
             let failure = Response.message(500, "Internal server error: authfn is misconfigured.")
@@ -244,12 +289,12 @@ struct Prune: AsyncParsableCommand {
 enum Runtime {
     static let logger = Logger(label: "authfn")
 
-    static func context(_ options: GlobalOptions) async throws -> Context {
+    static func context(dataDirectory: String?) async throws -> Context {
         let environment = ProcessInfo.processInfo.environment
         let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
         _ = bootstrap
         var config = try Configuration.load(environment: environment, dotEnv: dotEnv)
-        if let dataDirectory = options.dataDirectory { config.dataDirectory = dataDirectory }
+        if let dataDirectory { config.dataDirectory = dataDirectory }
         logLevel.withLock { $0 = config.logLevel }
         readTimeoutValue.withLock { $0 = config.readTimeout }
         if config.isDeterministic {
@@ -288,7 +333,7 @@ enum Runtime {
     static func admin(_ options: GlobalOptions, _ body: (Admin) throws -> [JSONValue]) async throws {
         let context: Context
         do {
-            context = try await Runtime.context(options)
+            context = try await Runtime.context(dataDirectory: options.dataDirectory)
         } catch {
             logger.critical("configuration unusable: \(error)")
             throw ExitCode(78)
@@ -323,11 +368,10 @@ enum Runtime {
 }
 
 /// A value behind a lock, for the few process-wide settings the logging bootstrap reads.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
 
 enum StandardIO {

@@ -261,6 +261,31 @@ extension EndToEndTests {
 }
 
 extension EndToEndTests {
+    /// `authfn`, `--http`, `--cgi` and `--stream` skip the argument parser; every other command line
+    /// must still meet it, with its usage errors (64) and its help.
+    @Test(
+        "other command lines still go through the argument parser",
+        arguments: [
+            (["--http", "--cgi"], Int32(64), "Choose at most one of --http, --cgi and --stream."),
+            (["--http", "--http"], 0, ""),
+            (["--htp"], 64, "Unknown option '--htp'"),
+            (["handle", "--http"], 0, ""),
+            (["--help"], 0, "USAGE: authfn"),
+        ])
+    func parsedCommandLines(_ arguments: [String], status: Int32, message: String) async throws {
+        try await withTemporaryDirectory { dir in
+            let result = try Executable.run(
+                Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), environment: Executable.environment(dataDirectory: dir),
+                arguments: arguments)
+            #expect(result.status == status, "\(result.stderr)")
+            if status == 0 && message.isEmpty {
+                #expect(String(decoding: result.stdout, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+            } else {
+                #expect((result.stderr + String(decoding: result.stdout, as: UTF8.self)).contains(message))
+            }
+        }
+    }
+
     @Test func pruneCommandRemovesExactlyTheExpiredRecords() async throws {
         try await withTemporaryDirectory { dir in
             let store = try FileStore(directory: dir.path)

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// AWS API Gateway / Lambda proxy events (payload format 1.0 and 2.0) in, their response shape out.
 enum APIGateway {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A small, strict HTTP/1.1 request parser and response writer for `authfn --http` (inetd, socat,
 /// systemd `Accept=yes`): one request per connection, answered with `Connection: close`.
@@ -61,7 +65,7 @@ public enum HTTP1 {
             guard rawValue.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
                 throw .badRequest("control character in header \(name)")
             }
-            let value = String(decoding: rawValue, as: UTF8.self).trimmingCharacters(in: [" ", "\t"])
+            let value = String(decoding: rawValue, as: UTF8.self).trimming { $0 == " " || $0 == "\t" }
             switch name.lowercased() {
             case "content-length":
                 guard !value.isEmpty, value.utf8.count <= 18, value.allSatisfy(\.isASCIIDigit), let length = Int(value) else {

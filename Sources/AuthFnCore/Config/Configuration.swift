@@ -1,6 +1,11 @@
 import Crypto
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Everything authfn reads from its environment, validated once at start-up.
 public struct Configuration: Sendable, Equatable {
@@ -148,16 +153,16 @@ public struct Configuration: Sendable, Equatable {
     static func parseDotEnv(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            var line = rawLine.trimming(Trim.whitespace)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimming(Trim.whitespace) }
             guard let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimming(Trim.whitespace)
+            var value = line[line.index(after: equals)...].trimming(Trim.whitespace)
             if let quote = value.first, quote == "\"" || quote == "'", value.count >= 2, value.last == quote {
                 value = String(value.dropFirst().dropLast())
-            } else if let hash = value.range(of: " #") {
-                value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
+            } else if let hash = value.firstRange(of: " #") {
+                value = value[..<hash.lowerBound].trimming(Trim.whitespace)
             }
             if !key.isEmpty { values[key] = value }
         }

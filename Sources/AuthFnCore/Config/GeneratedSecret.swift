@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The zero-setup signing secret: 32 random bytes, kept hex-encoded in `secret.key` (mode 0600) in the
 /// data directory and created on first use. The secret is the file's 64 hex characters as UTF-8, so
@@ -14,7 +18,7 @@ public enum GeneratedSecret {
                     return hex.count == 1 ? "0" + hex : hex
                 }.joined().utf8) + [0x0A]
         }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: bytes, as: UTF8.self).trimming(Trim.whitespaceOrNewline)
         guard text.utf8.count >= Configuration.minimumSecretBytes else {
             throw StoreError.corrupt(path: fileName, detail: "shorter than \(Configuration.minimumSecretBytes) bytes")
         }

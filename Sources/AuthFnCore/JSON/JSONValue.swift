@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A JSON document as a value: what request bodies, response bodies and stored records are made of.
 public enum JSONValue: Sendable, Hashable {

@@ -1,6 +1,11 @@
 import Crypto
 import CryptoExtras
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Password hashes in Werkzeug's `generate_password_hash` format, `method$salt$hexdigest`, so a Flask
 /// app's users can be carried over and authfn's hashes can be read by Werkzeug's `check_password_hash`:

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The one-shot stdin/stdout protocol: one JSON request envelope in, one JSON response envelope out.
 public enum Envelope {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Bearer-token checks in Flask-JWT-Extended 4's order (header, token, type), then the account and
 /// revocation checks: the user must exist and be active, and neither the token, its session nor a
@@ -39,10 +43,10 @@ enum Authentication {
     /// Flask-JWT-Extended's `_decode_jwt_from_headers`: comma-separated credentials, exactly one
     /// of which must use the `Bearer` scheme and carry exactly one token.
     static func bearerToken(from header: String?) throws(TokenError) -> String {
-        let value = (header ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            .trimmingCharacters(in: CharacterSet(charactersIn: ","))
+        let value = (header ?? "").trimming(Trim.whitespaceOrNewline)
+            .trimming { $0 == "," }
         guard !value.isEmpty else { throw .missingAuthorizationHeader }
-        let credentials = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let credentials = value.split(separator: ",").map { $0.trimming(Trim.whitespace) }
         let bearers = credentials.filter { $0.split(whereSeparator: \.isWhitespace).first == "Bearer" }
         guard bearers.count == 1, let bearer = bearers.first else { throw .missingBearer }
         let parts = bearer.split(whereSeparator: \.isWhitespace)

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The request body as JSON, whichever way the adapter delivered it.
 enum RequestBody {
@@ -26,7 +30,7 @@ enum RequestBody {
         guard let contentType else { return false }
         let mediaType =
             contentType.split(separator: ";", maxSplits: 1).first.map {
-                $0.trimmingCharacters(in: .whitespaces).lowercased()
+                $0.trimming(Trim.whitespace).lowercased()
             } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }

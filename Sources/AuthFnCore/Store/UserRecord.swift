@@ -1,3 +1,5 @@
+// Foundation (not only FoundationEssentials) for NFKC normalisation and case folding, which the
+// canonical username and email keys are defined by.
 import Foundation
 
 /// A stored account. `password` is a Werkzeug-format hash, never the password.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Where "now" comes from. Handlers never read the system clock themselves, so a fixed
 /// `TimeSource` makes every token and record byte-stable in golden tests.

@@ -1,5 +1,10 @@
-import Foundation
 import JWTKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Issues and verifies HS256 tokens that Flask-JWT-Extended 4 and PyJWT 2 accept, and accepts theirs.
 ///
@@ -142,7 +147,7 @@ public struct TokenService: Sendable {
             guard number.isFinite, abs(number) < 9.2e18 else { return nil }
             return Int64(number.rounded(.towardZero))
         case .bool(let flag): return flag ? 1 : 0
-        case .string(let text): return Int64(text.trimmingCharacters(in: .whitespaces))
+        case .string(let text): return Int64(text.trimming(Trim.whitespace))
         default: return nil
         }
     }

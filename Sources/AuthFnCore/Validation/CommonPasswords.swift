@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Passwords too common to accept, compared as Django's `CommonPasswordValidator` does:
 /// lowercased, surrounding whitespace removed.
@@ -7,7 +11,7 @@ enum CommonPasswords {
     static let entries: Set<Substring> = Set(list.split(separator: "\n"))
 
     static func contains(_ password: String) -> Bool {
-        entries.contains(Substring(password.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()))
+        entries.contains(Substring(password.trimming(Trim.whitespaceOrNewline).lowercased()))
     }
 
     static var count: Int { entries.count }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Register and login input, validated the way the seed's webargs schemas did, with the seed's
 /// stated password rule actually enforced. All failing fields are reported at once.
@@ -22,7 +26,7 @@ enum UserInput {
     static func registration(from body: JSONValue, policy: PasswordPolicy = .seed) throws(ValidationError) -> Registration {
         var errors = ValidationError()
         let fields = try object(body)
-        let username = string(fields, "username", &errors).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let username = string(fields, "username", &errors).map { $0.trimming(Trim.whitespaceOrNewline) }
         let email = string(fields, "email", &errors)
         let password = string(fields, "password", &errors)
 
