@@ -353,8 +353,9 @@ enum Runtime {
         }
     }
 
-    private static let logLevel = Locked<Logger.Level>(.info)
-    private static let readTimeoutValue = Locked<Int64>(10)
+    // Process-wide settings the logging bootstrap and the adapters read once configuration is loaded.
+    private static let logLevel = Mutex<Logger.Level>(.info)
+    private static let readTimeoutValue = Mutex<Int64>(10)
 
     /// `AUTHFN_READ_TIMEOUT`, once `context(_:)` has loaded the configuration.
     static var readTimeout: Int64 { readTimeoutValue.withLock { $0 } }
@@ -365,13 +366,6 @@ enum Runtime {
         handler.logLevel = logLevel.withLock { $0 }
         return handler
     }
-}
-
-/// A value behind a lock, for the few process-wide settings the logging bootstrap reads.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
 
 enum StandardIO {
