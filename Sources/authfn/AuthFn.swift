@@ -107,7 +107,7 @@ struct Handle: AsyncParsableCommand {
             }
         let context: Context
         do {
-            context = try await Runtime.context(dataDirectory: dataDirectory)
+            context = try await Runtime.context(dataDirectory: dataDirectory, environment: environment)
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
             let failure = Response.message(500, "Internal server error: authfn is misconfigured.")
@@ -289,8 +289,9 @@ struct Prune: AsyncParsableCommand {
 enum Runtime {
     static let logger = Logger(label: "authfn")
 
-    static func context(dataDirectory: String?) async throws -> Context {
-        let environment = ProcessInfo.processInfo.environment
+    static func context(
+        dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> Context {
         let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
         _ = bootstrap
         var config = try Configuration.load(environment: environment, dotEnv: dotEnv)
