@@ -26,10 +26,13 @@ public struct Admin: Sendable {
         return found
     }
 
-    /// Activates or deactivates an account. A deactivated account's tokens stop working at once.
+    /// Activates or deactivates an account. Deactivation ends every session (its tokens stop working
+    /// at once, and stay ended when the account is activated again).
     public func setActive(_ reference: String, _ active: Bool) throws -> UserRecord {
         var user = try find(reference)
+        guard user.isActive != active else { return user }
         user.isActive = active
+        if !active { user.endSessions(at: context.time.now()) }
         try context.commit([.updateUser(user)])
         return user
     }
@@ -37,7 +40,7 @@ public struct Admin: Sendable {
     /// Deletes an account. Its tokens stop working at once: every token check looks the user up.
     public func delete(_ reference: String) throws -> UserRecord {
         let user = try find(reference)
-        try context.commit([.deleteUser(id: user.id), LoginThrottle.clear(UserRecord.canonicalEmail(user.email))])
+        try context.commit([.deleteUser(id: user.id), .clearThrottle(key: UserRecord.canonicalEmail(user.email))])
         return user
     }
 
@@ -47,10 +50,47 @@ public struct Admin: Sendable {
         let problems = context.settings.passwordPolicy.problems(password, username: user.username, email: user.email)
         guard problems.isEmpty else { throw Failure.unacceptablePassword(problems) }
         user.password = try context.hasher.hash(password, random: context.random)
-        user.tokensValidAfter = context.time.now()
-        user.cutoffExemptSession = nil
-        try context.commit([.updateUser(user), LoginThrottle.clear(UserRecord.canonicalEmail(user.email))])
+        user.endSessions(at: context.time.now())
+        try context.commit([.updateUser(user), .clearThrottle(key: UserRecord.canonicalEmail(user.email))])
         return user
+    }
+
+    /// Why a password given on stdin (`users set-password`) is refused before the policy sees it.
+    public enum PasswordInputProblem: Error, Equatable, Sendable, CustomStringConvertible {
+        case empty
+        case multipleLines
+        case notUTF8
+        case tooLong(limit: Int)
+        /// Typed twice at the prompt, differently.
+        case mismatch
+
+        public var description: String {
+            switch self {
+            case .mismatch: "the two passwords typed do not match"
+            case .empty: "no password given"
+            case .multipleLines: "the password must be one line"
+            case .notUTF8: "the password is not valid UTF-8"
+            case .tooLong(let limit): "the password input is longer than \(limit) bytes"
+            }
+        }
+    }
+
+    public static let maximumPasswordInputBytes = 4096
+
+    /// The password in `input` (stdin, or what was typed at the prompt): one trailing LF or CRLF is
+    /// the end of the line, not part of the password — removed as bytes, since in a Swift `String`
+    /// `"\r\n"` is one character and would not match `"\n"`. Nothing else is trimmed.
+    public static func password(fromInput input: [UInt8]) -> Result<String, PasswordInputProblem> {
+        guard input.count <= maximumPasswordInputBytes else { return .failure(.tooLong(limit: maximumPasswordInputBytes)) }
+        var bytes = input[...]
+        if bytes.last == 0x0A {
+            bytes.removeLast()
+            if bytes.last == 0x0D { bytes.removeLast() }
+        }
+        guard !bytes.contains(0x0A), !bytes.contains(0x0D) else { return .failure(.multipleLines) }
+        guard !bytes.isEmpty else { return .failure(.empty) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.notUTF8) }
+        return .success(text)
     }
 
     /// Removes every revocation and throttle record that can no longer matter.

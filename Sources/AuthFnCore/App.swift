@@ -22,7 +22,7 @@ public struct App: Sendable {
             response = await handle(request)
         case .failure(let error):
             response = Response(rendering: error, logger: context.logger)
-            log(method: "-", path: "-", response: response, start: start)
+            log(method: "-", path: "-", response: response, client: context.clientAddress, start: start)
         }
         return (response, Envelope.encodeResponse(response, format: format))
     }
@@ -30,13 +30,16 @@ public struct App: Sendable {
     /// Answers a transport-level refusal (HTTP/CGI limits) with the same logging as any request.
     public func refuse(_ error: any Error) -> Response {
         let response = Response(rendering: error, logger: context.logger)
-        log(method: "-", path: "-", response: response, start: Stopwatch.start())
+        log(method: "-", path: "-", response: response, client: context.clientAddress, start: Stopwatch.start())
         return response
     }
 
-    /// Routes one request to its handler.
+    /// Routes one request to its handler. A request without a client address of its own (only API
+    /// Gateway events carry one) gets the launcher's.
     public func handle(_ request: Request) async -> Response {
         let start = Stopwatch.start()
+        var request = request
+        if request.clientAddress == nil { request.clientAddress = context.clientAddress }
         let response: Response
         do {
             let route = try Router.route(method: request.method, path: request.path)
@@ -44,23 +47,21 @@ public struct App: Sendable {
         } catch {
             response = Response(rendering: error, logger: context.logger)
         }
-        log(method: request.method, path: request.path, response: response, start: start)
+        log(method: request.method, path: request.path, response: response, client: request.clientAddress, start: start)
         return response
     }
 
     /// At most 200 characters, control characters replaced, so a request cannot forge log lines.
-    static func loggable(_ path: String) -> String {
-        String(String.UnicodeScalarView(path.unicodeScalars.prefix(200).map { $0.properties.generalCategory == .control ? "?" : $0 }))
-    }
+    static func loggable(_ path: String) -> String { path.excerpt(limit: 200) }
 
-    private func log(method: String, path: String, response: Response, start: ContinuousClock.Instant) {
+    private func log(method: String, path: String, response: Response, client: String?, start: ContinuousClock.Instant) {
         let milliseconds = Stopwatch.milliseconds(since: start)
         context.logger.info(
             "request",
             metadata: [
-                "method": "\(method)", "path": "\(Self.loggable(path))", "status": "\(response.status)",
+                "method": "\(Self.loggable(method))", "path": "\(Self.loggable(path))", "status": "\(response.status)",
                 "duration_ms": "\((milliseconds * 10).rounded() / 10)", "user": "\(response.subject ?? "-")",
-                "client": "\(context.clientAddress.map(Self.loggable) ?? "-")",
+                "client": "\(client.map(Self.loggable) ?? "-")",
             ])
     }
 }

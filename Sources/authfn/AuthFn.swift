@@ -26,8 +26,8 @@ enum Main {
         case ["--http"]: mode = .http
         case ["--cgi"]: mode = .cgi
         case ["--stream"]: mode = .stream
-        default:
-            await AuthFn.main()
+        case let arguments:
+            await AuthFn.main(GlobalOptions.movedAfterSubcommand(arguments))
             return
         }
         do {
@@ -46,16 +46,45 @@ struct AuthFn: AsyncParsableCommand {
         commandName: "authfn",
         abstract: "User authentication with JWTs: one JSON request on stdin, one JSON response on stdout.",
         discussion: """
-            Configuration comes from environment variables (and a .env file in the working directory); \
-            see the README.
+            Handling requests (the default command, 'handle'):
+              authfn [--data-dir DIR]           one JSON envelope or API Gateway event on stdin \
+            (CGI when GATEWAY_INTERFACE or Http_Method is set)
+              authfn --http [--data-dir DIR]    one raw HTTP/1.1 request (inetd, xinetd, socat, systemd Accept=yes)
+              authfn --cgi [--data-dir DIR]     one CGI request (lighttpd, Apache, OpenFaaS classic)
+              authfn --stream [--data-dir DIR]  one envelope per line, answered line by line, until end of input
+
+            Configuration comes from environment variables (and a .env file in the working directory): \
+            'authfn config' prints the settings in effect; the README lists them all. --data-dir may \
+            come before or after a subcommand.
             """,
-        subcommands: [Handle.self, Users.self, Prune.self],
+        version: Build.version,
+        subcommands: [Handle.self, Users.self, Prune.self, ConfigCommand.self],
         defaultSubcommand: Handle.self)
 }
 
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The data directory (overrides AUTHFN_DATA_DIR; default ./data).")
     var dataDirectory: String?
+
+    /// `--data-dir DIR` (or `--data-dir=DIR`) given before the subcommand moved after it, where the
+    /// subcommand's parser finds it: `authfn --data-dir X prune` means `authfn prune --data-dir X`.
+    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+        var global: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--data-dir", rest.count >= 2 {
+                global += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if first.hasPrefix("--data-dir=") {
+                global.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !global.isEmpty, let next = rest.first, !next.hasPrefix("-") else { return arguments }
+        return Array(rest) + global
+    }
 }
 
 /// Handles requests: by default one JSON envelope (or API Gateway event) from stdin; `--http` one raw
@@ -105,9 +134,9 @@ struct Handle: AsyncParsableCommand {
             case .automatic: CGI.flavor(environment)
             case .http, .stream: nil
             }
-        let context: Context
+        let runtime: Runtime.Loaded
         do {
-            context = try await Runtime.context(dataDirectory: dataDirectory, environment: environment)
+            runtime = try await Runtime.load(environment: environment, dataDirectory: dataDirectory)
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
             let failure = Response.message(500, "Internal server error: authfn is misconfigured.")
@@ -115,8 +144,8 @@ struct Handle: AsyncParsableCommand {
                 http ? HTTP1.encode(failure) : flavor.map { CGI.encode(failure, flavor: $0) } ?? Envelope.encodeResponse(failure))
             throw ExitCode(78)
         }
-        let app = App(context: context)
-        let timeout = Runtime.readTimeout
+        let app = App(context: runtime.context)
+        let timeout = runtime.configuration.readTimeout
         let output: [UInt8]
         if http {
             guard let reply = await Self.serveHTTP(app, timeout: timeout) else { return }
@@ -210,8 +239,8 @@ struct Users: AsyncParsableCommand {
         abstract: "Administer accounts in the data directory (no network, no token).",
         discussion: """
             USER is an email address (case-insensitive) or a numeric id. Output is JSON, one user per line. \
-            Exit status: 0 done, 1 no such user, 65 password refused by the policy, 74 storage failure, \
-            78 misconfigured.
+            Exit status: 0 done, 1 no such user or no data directory, 65 password refused (or none given), \
+            74 storage failure, 78 misconfigured.
             """,
         subcommands: [List.self, Show.self, Activate.self, Deactivate.self, Delete.self, SetPassword.self])
 
@@ -262,15 +291,20 @@ struct Users: AsyncParsableCommand {
     struct SetPassword: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-password",
-            abstract: "Set a new password, read from stdin (one line); ends every session of the account.")
+            abstract:
+                "Set a new password, read from stdin (one line; prompted for, without echo, on a terminal); ends every session of the account."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Email or id.") var user: String
         func run() async throws {
-            var password = String(decoding: StandardIO.read(limit: 4096), as: UTF8.self)
-            if password.hasSuffix("\n") { password.removeLast() }
-            if password.hasSuffix("\r") { password.removeLast() }
-            let newPassword = password
-            try await Runtime.admin(options) { admin in [try admin.setPassword(user, password: newPassword).summary] }
+            let password: String
+            switch PasswordInput.read() {
+            case .success(let text): password = text
+            case .failure(let problem):
+                Runtime.logger.error("\(problem.description)")
+                throw ExitCode(65)
+            }
+            try await Runtime.admin(options) { admin in [try admin.setPassword(user, password: password).summary] }
         }
     }
 }
@@ -280,24 +314,59 @@ struct Prune: AsyncParsableCommand {
         abstract: "Remove revocation and throttle records that can no longer matter.")
     @OptionGroup var options: GlobalOptions
     func run() async throws {
-        try await Runtime.admin(options) { admin in [["removed": .number(Double(try admin.prune()))]] }
+        try await Runtime.admin(options) { admin in [["removed": .int(try admin.prune())]] }
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Print the settings in effect as one JSON object keyed by variable name (secrets redacted).",
+        discussion: "Exit status: 0, or 78 with every unusable variable named on stderr.")
+    @OptionGroup var options: GlobalOptions
+    func run() async throws {
+        var config: Configuration
+        do {
+            config = try Configuration.load(environment: ProcessInfo.processInfo.environment, dotEnv: Runtime.dotEnv())
+        } catch {
+            Runtime.bootstrapLogging(environment: ProcessInfo.processInfo.environment, configuration: nil)
+            Runtime.logger.critical("configuration unusable: \(error)")
+            throw ExitCode(78)
+        }
+        if let dataDirectory = options.dataDirectory { config.dataDirectory = dataDirectory }
+        guard StandardIO.write(config.effective.encoded() + [0x0A]) else { throw ExitCode(74) }
     }
 }
 
 /// Builds the handler's context from the environment: configuration, data directory, secret, clock,
 /// randomness, logging.
 enum Runtime {
+    /// The process's logger; its destination and level are set by `bootstrapLogging`, which every
+    /// entry point calls before the first line is logged.
     static let logger = Logger(label: "authfn")
 
-    static func context(
-        dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) async throws -> Context {
-        let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
-        _ = bootstrap
-        var config = try Configuration.load(environment: environment, dotEnv: dotEnv)
+    struct Loaded {
+        var configuration: Configuration
+        var context: Context
+    }
+
+    static func dotEnv() -> String? { try? String(contentsOfFile: ".env", encoding: .utf8) }
+
+    /// Loads the configuration and opens the data directory. With `create`, a missing data directory
+    /// is created (the request path: a first request sets it up); without, it must exist already.
+    static func load(
+        environment: [String: String], dataDirectory: String?, create: Bool = true, signing: Bool = true
+    ) async throws -> Loaded {
+        let dotEnv = dotEnv()
+        var config: Configuration
+        do {
+            config = try Configuration.load(environment: environment, dotEnv: dotEnv)
+        } catch {
+            bootstrapLogging(environment: environment, dotEnv: dotEnv, configuration: nil)
+            throw error
+        }
+        bootstrapLogging(environment: environment, dotEnv: dotEnv, configuration: config)
         if let dataDirectory { config.dataDirectory = dataDirectory }
-        logLevel.withLock { $0 = config.logLevel }
-        readTimeoutValue.withLock { $0 = config.readTimeout }
         if config.isDeterministic {
             logger.warning("AUTHFN_NOW or AUTHFN_SEED is set: clock or randomness is fixed; never use this in production")
         }
@@ -305,28 +374,61 @@ enum Runtime {
         let store: FileStore
         let secret: [UInt8]
         do {
-            store = try FileStore(directory: config.dataDirectory)
+            store = try FileStore(directory: config.dataDirectory, create: create)
             switch config.secret {
             case .configured(let bytes): secret = bytes
-            case .generated: secret = try GeneratedSecret.load(from: store, random: random)
+            // Admin commands never sign: they neither read nor create the generated secret.
+            case .generated: secret = signing ? try GeneratedSecret.load(from: store, random: random) : random.bytes(32)
             }
         } catch {
+            if case StoreError.noDataDirectory = error { throw error }
             throw ConfigError.dataDirectory("\(config.dataDirectory): \(error)")
         }
         let tokens = await TokenService(
             secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime)
-        return Context(
+        let context = Context(
             store: store, time: config.fixedNow.map(TimeSource.fixed) ?? .system, random: random,
             hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account,
             logger: logger, clientAddress: clientAddress(environment))
+        return Loaded(configuration: config, context: context)
     }
 
-    /// The peer address as inetd-style launchers pass it, if any.
+    /// The peer address as the launcher gives it: the variable CGI servers, socat, xinetd and
+    /// tcpserver set, else the peer of stdin when it is a TCP socket (inetd, systemd `Accept=yes`).
+    /// Never a client-sent header.
     static func clientAddress(_ environment: [String: String]) -> String? {
         for name in ["REMOTE_ADDR", "SOCAT_PEERADDR", "REMOTE_HOST", "TCPREMOTEIP"] {
             if let value = environment[name], !value.isEmpty { return value }
         }
-        return nil
+        return peerOfStandardInput()
+    }
+
+    private static func peerOfStandardInput() -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let found = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(0, $0, &length) == 0 }
+        }
+        guard found else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = Int32(storage.ss_family)
+        let converted: Bool = withUnsafePointer(to: &storage) { pointer in
+            switch family {
+            case AF_INET:
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                    var raw = address.pointee.sin_addr
+                    return inet_ntop(AF_INET, &raw, &text, socklen_t(text.count)) != nil
+                }
+            case AF_INET6:
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    var raw = address.pointee.sin6_addr
+                    return inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count)) != nil
+                }
+            default:
+                return false
+            }
+        }
+        return converted ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 
     /// Runs an admin command: prints each JSON value it returns on its own line, maps failures to
@@ -334,7 +436,14 @@ enum Runtime {
     static func admin(_ options: GlobalOptions, _ body: (Admin) throws -> [JSONValue]) async throws {
         let context: Context
         do {
-            context = try await Runtime.context(dataDirectory: options.dataDirectory)
+            context = try await load(
+                environment: ProcessInfo.processInfo.environment, dataDirectory: options.dataDirectory, create: false,
+                signing: false
+            ).context
+        } catch StoreError.noDataDirectory(let path) {
+            logger.error(
+                "no data directory at \(path): give the right one with --data-dir DIR or AUTHFN_DATA_DIR (a first request creates one)")
+            throw ExitCode(1)
         } catch {
             logger.critical("configuration unusable: \(error)")
             throw ExitCode(78)
@@ -354,18 +463,31 @@ enum Runtime {
         }
     }
 
-    // Process-wide settings the logging bootstrap and the adapters read once configuration is loaded.
-    private static let logLevel = Mutex<Logger.Level>(.info)
-    private static let readTimeoutValue = Mutex<Int64>(10)
+    private static let bootstrapped = Mutex(false)
 
-    /// `AUTHFN_READ_TIMEOUT`, once `context(_:)` has loaded the configuration.
-    static var readTimeout: Int64 { readTimeoutValue.withLock { $0 } }
-
-    /// Logs go to stderr; handlers read the level when a logger is made, after configuration is loaded.
-    private static let bootstrap: Void = LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = logLevel.withLock { $0 }
-        return handler
+    /// Chooses where log lines go (`LogDestination.choose`: `AUTHFN_LOG_FILE`, else stderr unless it
+    /// is a socket, then syslog or nothing) and at which level. The variables are read as text here,
+    /// so that a configuration error can itself be logged; the first call wins.
+    static func bootstrapLogging(
+        environment: [String: String], dotEnv: String? = dotEnv(), configuration: Configuration?
+    ) {
+        let first = bootstrapped.withLock { done in
+            let first = !done
+            done = true
+            return first
+        }
+        guard first else { return }
+        var merged = dotEnv.map(Configuration.parseDotEnv) ?? [:]
+        merged.merge(environment) { _, real in real }
+        let level = configuration?.logLevel ?? merged["AUTHFN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        let logFile = configuration?.logFile ?? merged["AUTHFN_LOG_FILE"]
+        let isSocket = LogDestination.standardErrorIsSocket
+        var sink = LogSink(LogDestination.choose(logFile: logFile, standardErrorIsSocket: isSocket))
+        let failure = sink.failure
+        if failure != nil, !isSocket { sink = LogSink(.standardError) }
+        let chosen = sink
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, sink: chosen, level: level) }
+        if let failure { logger.error("log file unusable, logging to stderr instead: \(failure)") }
     }
 }
 
@@ -383,11 +505,16 @@ enum StandardIO {
         return buffer
     }
 
-    static func write(_ bytes: [UInt8]) -> Bool {
+    /// Text for the person at a terminal (prompts), on stderr.
+    static func writeError(_ text: String) {
+        _ = write(Array(text.utf8), to: 2)
+    }
+
+    static func write(_ bytes: [UInt8], to descriptor: Int32 = 1) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer in
-                Glibc.write(1, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
             if written <= 0 { return false }

@@ -38,8 +38,11 @@ import Testing
             ("\"GET /\"", .notAnObject),
             (#"{"path":"/"}"#, .missingField("method")),
             (#"{"method":"GET"}"#, .missingField("path")),
-            (#"{"method":5,"path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
-            (#"{"method":"G T","path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")),
+            (#"{"method":5,"path":"/"}"#, .wrongType(field: "method", expected: "a non-empty string of ASCII letters, such as \"POST\"")),
+            (
+                #"{"method":"G T","path":"/"}"#,
+                .wrongType(field: "method", expected: "a non-empty string of ASCII letters, such as \"POST\"")
+            ),
             (#"{"method":"GET","path":"x"}"#, .wrongType(field: "path", expected: "a string starting with \"/\"")),
             (#"{"method":"GET","path":"/","headers":[]}"#, .wrongType(field: "headers", expected: "an object of strings")),
             (#"{"method":"GET","path":"/","headers":{"A":1}}"#, .wrongType(field: "headers.A", expected: "a string")),
@@ -152,12 +155,13 @@ import Testing
         arguments: [
             ("JWT_ACCESS_TOKEN_EXPIRES", "0"), ("JWT_ACCESS_TOKEN_EXPIRES", "15m"), ("JWT_REFRESH_TOKEN_EXPIRES", "-1"),
             ("AUTHFN_PASSWORD_HASH", "md5"), ("AUTHFN_PASSWORD_HASH", "scrypt:1000:8:1"), ("AUTHFN_NOW", "tomorrow"),
-            ("AUTHFN_SEED", "-3"), ("AUTHFN_LOG_LEVEL", "loud"), ("AUTHFN_DATA_DIR", ""),
+            ("AUTHFN_SEED", "-3"), ("AUTHFN_LOG_LEVEL", "loud"), ("AUTHFN_ALLOW_WEAK_SECRET", "maybe"),
+            ("JWT_REFRESH_TOKEN_ROTATION", "enabled"), ("AUTHFN_REQUIRE_ACTIVATION", "2"),
         ])
     func refuses(_ variable: String, _ value: String) {
         let error = #expect(throws: ConfigError.self) { try Configuration.load(environment: [variable: value]) }
-        guard case .invalid(let named, _)? = error else { return }
-        #expect(named == variable)
+        guard case .invalid(let problems)? = error else { return }
+        #expect(problems.map(\.variable) == [variable])
     }
 }
 

@@ -76,8 +76,8 @@ import Testing
 
     @Test func refusesAFutureFormat() async throws {
         try await withTemporaryDirectory { dir in
-            try Data(#"{"format":"authfn-data","version":2}"#.utf8).write(to: dir.appendingPathComponent("authfn.json"))
-            #expect(throws: StoreError.unsupportedFormat(path: dir.path + "/authfn.json", found: "2")) {
+            try Data(#"{"format":"authfn-data","version":3}"#.utf8).write(to: dir.appendingPathComponent("authfn.json"))
+            #expect(throws: StoreError.unsupportedFormat(path: dir.path + "/authfn.json", found: "3")) {
                 try FileStore(directory: dir.path)
             }
             try Data("garbage".utf8).write(to: dir.appendingPathComponent("authfn.json"))

@@ -47,7 +47,7 @@ import Testing
                 var extra = Self.baseEnvironment
                 extra["AUTHFN_SEED"] = String(1000 + index)
                 for source in [document["env"], step["env"]] {
-                    for (key, value) in source?.objectValue ?? [:] { extra[key] = value.stringValue ?? "" }
+                    for (key, value) in source?.objectValue ?? JSONObject() { extra[key] = value.stringValue ?? "" }
                 }
                 let environment = Executable.environment(dataDirectory: dir.appendingPathComponent("data"), extra)
                 let input = try Self.input(for: step, captured: captured)
@@ -88,7 +88,7 @@ import Testing
         }
     }
 
-    static func input(for step: [String: JSONValue], captured: [String: JSONValue]) throws -> [UInt8] {
+    static func input(for step: JSONObject, captured: [String: JSONValue]) throws -> [UInt8] {
         if let request = step["request"] { return try substitute(request, captured).encoded() }
         if step["args"] != nil, step["stdin"] == nil, step["stdin_repeat"] == nil { return [] }
         if let text = step["stdin"]?.stringValue { return Array(text.utf8) }

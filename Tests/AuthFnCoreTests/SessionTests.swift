@@ -176,6 +176,8 @@ import Testing
         // Refused attempts are not counted: the lock lifts when the window passes, whatever happened.
         #expect(await harness.at(harness.now + 59).login().status == 429)
         #expect(await harness.at(harness.now + 60).login().status == 200)
+        // The success clears this client's count and takes its own reservation back from the account's.
+        #expect(harness.store.throttle(LoginThrottle.keys(account: "oluch@gmail.com", address: nil).client) == nil)
         #expect(harness.store.throttle("oluch@gmail.com") == nil)
     }
 

@@ -20,7 +20,7 @@ public enum CGI {
         var headers = Headers()
         let method: String
         let path: String
-        let query: [String: String]
+        let query: [ByteKey: String]
         var length: Int?
         switch flavor {
         case .cgi:
@@ -54,7 +54,7 @@ public enum CGI {
         }
         guard path.hasPrefix("/") else { throw .badRequest("the path must start with /") }
         if let length, length > HTTPLimits.bodyBytes { throw .bodyTooLarge(limit: HTTPLimits.bodyBytes) }
-        return (Request(method: method.uppercased(), path: path, query: query, headers: headers), length)
+        return (Request(method: method.asciiUppercased, path: path, query: query, headers: headers), length)
     }
 
     /// `HTTP_X_REQUEST_ID` → `X-Request-Id`.
@@ -67,7 +67,7 @@ public enum CGI {
         let body = response.body.encoded()
         guard flavor == .cgi else { return body }
         var head = "Status: \(response.status) \(ReasonPhrase.of(response.status))\r\n"
-        for (name, value) in response.headers.all where name.lowercased() != "content-length" {
+        for (name, value) in response.headers.all where name.asciiLowercased != "content-length" {
             head += "\(name): \(value)\r\n"
         }
         head += "Content-Length: \(body.count)\r\n\r\n"

@@ -21,8 +21,6 @@ public enum HTTP1 {
         public var contentLength: Int
     }
 
-    private static let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
-
     /// The head, if `buffer` holds a complete one; `nil` if more bytes are needed.
     public static func parseHead(_ buffer: [UInt8]) throws(HTTPError) -> Head? {
         guard let end = headerEnd(buffer) else {
@@ -37,7 +35,7 @@ public enum HTTP1 {
         guard let requestLine = lines.first else { throw .badRequest("empty request") }
 
         let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy({ tokenCharacters.contains($0) }) else {
+        guard parts.count == 3, !parts[0].isEmpty, HTTPToken.isToken(parts[0]) else {
             throw .badRequest("malformed request line")
         }
         let method = String(decoding: parts[0], as: UTF8.self)
@@ -58,7 +56,7 @@ public enum HTTP1 {
                 throw .badRequest("obsolete header line folding")
             }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
-                line[..<colon].allSatisfy({ tokenCharacters.contains($0) })
+                HTTPToken.isToken(line[..<colon])
             else { throw .badRequest("malformed header field") }
             let name = String(decoding: line[..<colon], as: UTF8.self)
             let rawValue = line[(colon + 1)...]
@@ -66,7 +64,7 @@ public enum HTTP1 {
                 throw .badRequest("control character in header \(name)")
             }
             let value = String(decoding: rawValue, as: UTF8.self).trimming { $0 == " " || $0 == "\t" }
-            switch name.lowercased() {
+            switch name.asciiLowercased {
             case "content-length":
                 guard !value.isEmpty, value.utf8.count <= 18, value.allSatisfy(\.isASCIIDigit), let length = Int(value) else {
                     throw .badRequest("invalid Content-Length")
@@ -75,6 +73,9 @@ public enum HTTP1 {
                 contentLength = length
             case "transfer-encoding":
                 throw .lengthRequired
+            case "host":
+                // RFC 9112 §3.2: a request with more than one Host field is answered 400.
+                if headers.contains("Host") { throw .badRequest("more than one Host header") }
             default:
                 break
             }
@@ -119,7 +120,7 @@ public enum HTTP1 {
     public static func encode(_ response: Response, includeBody: Bool = true) -> [UInt8] {
         let body = response.body.encoded()
         var head = "HTTP/1.1 \(response.status) \(ReasonPhrase.of(response.status))\r\n"
-        for (name, value) in response.headers.all where !["content-length", "connection"].contains(name.lowercased()) {
+        for (name, value) in response.headers.all where !["content-length", "connection"].contains(name.asciiLowercased) {
             head += "\(name): \(value)\r\n"
         }
         head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
@@ -129,40 +130,63 @@ public enum HTTP1 {
 
 /// Splitting a request target into a percent-decoded path and query parameters.
 enum Target {
-    static func split(_ target: String) -> (path: String, query: [String: String]) {
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let path = percentDecoded(String(parts[0]), plusIsSpace: false) ?? String(parts[0])
-        return (path, parts.count > 1 ? query(String(parts[1])) : [:])
+    static func split(_ target: String) -> (path: String, query: [ByteKey: String]) {
+        let bytes = Array(target.utf8)
+        let mark = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        let rawPath = bytes[..<mark]
+        let path = percentDecoded(rawPath, plusIsSpace: false, keepSlashEscaped: true) ?? String(decoding: rawPath, as: UTF8.self)
+        return (path, mark < bytes.endIndex ? query(bytes[(mark + 1)...]) : [:])
     }
 
+    static func query(_ text: String) -> [ByteKey: String] { query(Array(text.utf8)[...]) }
+
     /// `a=1&b=2` with `+` as space and percent-decoding; the first occurrence of a key wins.
-    static func query(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = percentDecoded(String(kv[0]), plusIsSpace: true) ?? String(kv[0])
-            let value = kv.count > 1 ? (percentDecoded(String(kv[1]), plusIsSpace: true) ?? String(kv[1])) : ""
+    static func query(_ bytes: ArraySlice<UInt8>) -> [ByteKey: String] {
+        var result: [ByteKey: String] = [:]
+        for pair in bytes.split(separator: UInt8(ascii: "&")) {
+            let kv = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let key = ByteKey(percentDecoded(kv[0], plusIsSpace: true) ?? String(decoding: kv[0], as: UTF8.self))
+            let value = kv.count > 1 ? (percentDecoded(kv[1], plusIsSpace: true) ?? String(decoding: kv[1], as: UTF8.self)) : ""
             if result[key] == nil { result[key] = value }
         }
         return result
     }
 
-    static func percentDecoded(_ text: String, plusIsSpace: Bool) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
+    /// Percent-decodes `bytes` (`nil` for a bad escape or invalid UTF-8). With `keepSlashEscaped`, an
+    /// escaped `/` (`%2F`, `%2f`) stays escaped: it is a character of a path segment, not a separator,
+    /// so `/v1%2Fuser%2Flogin` must not route to `/v1/user/login`.
+    static func percentDecoded(_ bytes: ArraySlice<UInt8>, plusIsSpace: Bool, keepSlashEscaped: Bool = false) -> String? {
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(),
-                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-                else { return nil }
-                bytes.append(value)
-            } else if plusIsSpace && byte == UInt8(ascii: "+") {
-                bytes.append(0x20)
+                guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else {
+                    return nil
+                }
+                let value = high << 4 | low
+                if keepSlashEscaped && value == UInt8(ascii: "/") {
+                    decoded.append(contentsOf: bytes[index...(index + 2)])
+                } else {
+                    decoded.append(value)
+                }
+                index += 3
             } else {
-                bytes.append(byte)
+                decoded.append(plusIsSpace && byte == UInt8(ascii: "+") ? 0x20 : byte)
+                index += 1
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return String(validating: decoded, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 

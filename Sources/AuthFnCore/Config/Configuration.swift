@@ -7,7 +7,8 @@ import Logging
     import Foundation
 #endif
 
-/// Everything authfn reads from its environment, validated once at start-up.
+/// Everything authfn reads from its environment, validated once at start-up. Each variable is one
+/// `Setting` in `settings`; this struct holds the values.
 public struct Configuration: Sendable, Equatable {
     public enum Secret: Sendable, Equatable {
         /// `JWT_SECRET_KEY` (or `SECRET_KEY`), as UTF-8 bytes, the way Flask-JWT-Extended uses it.
@@ -16,7 +17,9 @@ public struct Configuration: Sendable, Equatable {
         case generated
     }
 
-    public var secret: Secret = .generated
+    public var jwtSecretKey: String?
+    public var secretKey: String?
+    public var allowWeakSecret = false
     public var accessLifetime: Int64 = 900
     public var refreshLifetime: Int64 = 2_592_000
     public var dataDirectory = "./data"
@@ -24,6 +27,8 @@ public struct Configuration: Sendable, Equatable {
     public var fixedNow: Int64?
     public var seed: UInt64?
     public var logLevel: Logger.Level = .info
+    /// `AUTHFN_LOG_FILE`: append log lines here instead of stderr.
+    public var logFile: String?
     public var account = AccountSettings()
     /// `AUTHFN_READ_TIMEOUT`: seconds an HTTP or CGI client has to send its whole request.
     public var readTimeout: Int64 = 10
@@ -32,116 +37,123 @@ public struct Configuration: Sendable, Equatable {
 
     public init() {}
 
+    /// The signing secret in effect: `JWT_SECRET_KEY`, else `SECRET_KEY`, else the generated one.
+    public var secret: Secret {
+        (jwtSecretKey ?? secretKey).map { .configured(Array($0.utf8)) } ?? .generated
+    }
+
+    /// Every variable authfn reads, in the order the README lists them.
+    public static let settings: [Setting] = [
+        .custom(
+            "JWT_SECRET_KEY", \.jwtSecretKey, secret: true, default: "generated",
+            "HS256 secret (its UTF-8 bytes, as Flask-JWT-Extended uses it). At least 32 bytes. Unset: a random one is kept in `secret.key` in the data directory",
+            reason: "", read: { $0 }, show: { $0.map(JSONValue.string) ?? .null }),
+        .custom(
+            "SECRET_KEY", \.secretKey, secret: true, "used when `JWT_SECRET_KEY` is unset, as in the Flask app", reason: "",
+            read: { $0 }, show: { $0.map(JSONValue.string) ?? .null }),
+        .flag(
+            "AUTHFN_ALLOW_WEAK_SECRET", \.allowWeakSecret,
+            "accept a configured secret shorter than 32 bytes (for carrying over an old app)"),
+        .integer("JWT_ACCESS_TOKEN_EXPIRES", \.accessLifetime, in: 1...315_360_000, "access token lifetime, seconds"),
+        .integer("JWT_REFRESH_TOKEN_EXPIRES", \.refreshLifetime, in: 1...315_360_000, "refresh token lifetime, seconds (30 days)"),
+        .custom(
+            "AUTHFN_DATA_DIR", \.dataDirectory, "the data directory (`--data-dir DIR` overrides it)", reason: "",
+            read: { $0 }, show: { .string($0) }),
+        .custom(
+            "AUTHFN_PASSWORD_HASH", \.passwordMethod,
+            "how new passwords are hashed, in Werkzeug's method syntax: `scrypt:N:r:p` or `pbkdf2:sha256:ITERATIONS` ([bounds](#passwords))",
+            reason:
+                "'%' is not a supported method; use scrypt:N:r:p (N a power of two up to 2^18, 128·N·r·p at most 256 MiB) or pbkdf2:sha256:ITERATIONS (at most 2,000,000)",
+            read: PasswordHasher.parseMethod, show: { .string($0.description) }),
+        .custom(
+            "AUTHFN_NOW", \.fixedNow, default: "system clock",
+            "fixes the clock (epoch seconds or ISO-8601), for tests and golden files only",
+            reason: "'%' is neither epoch seconds nor an ISO-8601 date-time", read: { parseInstant($0).map { .some($0) } },
+            show: { $0.map(JSONValue.int) ?? .null }),
+        .custom(
+            "AUTHFN_SEED", \.seed, default: "system CSPRNG",
+            "makes `jti`s, salts and a generated secret reproducible (unsigned integer), for tests only",
+            reason: "'%' is not an unsigned 64-bit integer", read: { UInt64($0).map { .some($0) } },
+            show: { $0.map { JSONValue.string(String($0)) } ?? .null }),
+        .flag(
+            "JWT_REFRESH_TOKEN_ROTATION", \.account.refreshRotation,
+            "spend each refresh token and return a successor ([rotation](#refresh-rotation))"),
+        .integer(
+            "JWT_REFRESH_REUSE_INTERVAL", \.account.refreshReuseInterval, in: 0...3600,
+            "seconds in which a spent refresh token still gets its successor"),
+        .integer(
+            "AUTHFN_LOGIN_MAX_FAILURES", \.account.loginMaxFailures, in: 1...1000,
+            "failed logins per account *from one client address* per window before 429 ([throttling](#throttling))"),
+        .integer(
+            "AUTHFN_LOGIN_ACCOUNT_MAX_FAILURES", \.account.loginAccountMaxFailures, in: 1...10_000,
+            "failed logins per account from all addresses together per window before 429"),
+        .integer("AUTHFN_LOGIN_WINDOW", \.account.loginWindow, in: 1...86_400, "the throttling window, seconds"),
+        .flag(
+            "AUTHFN_REQUIRE_ACTIVATION", \.account.requireActivation,
+            "new accounts are inactive until `authfn users activate`"),
+        .custom(
+            "AUTHFN_PASSWORD_POLICY", \.account.passwordPolicy.kind, "`seed` or `nist` ([policy](#password-policy))",
+            reason: "'%' is not a policy: use seed or nist", read: { PasswordPolicy.Kind(rawValue: $0.asciiLowercased) },
+            show: { .string($0.rawValue) }),
+        .integer(
+            "AUTHFN_PASSWORD_MIN_LENGTH", \.account.passwordPolicy.minimumLength, in: 8...64, "minimum length under `nist`"),
+        .integer(
+            "AUTHFN_READ_TIMEOUT", \.readTimeout, in: 1...3600,
+            "seconds an `--http` or CGI client has to send its whole request (then 408)"),
+        .custom(
+            "AUTHFN_LOG_LEVEL", \.logLevel, "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`",
+            reason: "'%' is not a level: use trace, debug, info, notice, warning, error or critical",
+            read: { Logger.Level(rawValue: $0.asciiLowercased) }, show: { .string($0.rawValue) }),
+        .text(
+            "AUTHFN_LOG_FILE", \.logFile, default: "stderr",
+            "append log lines to this file (created 0600) instead of stderr; see [logs](#logs)"),
+    ]
+
     /// Reads the variables from `environment`, falling back to `dotEnv` (the text of a `.env` file)
-    /// for any variable the environment does not set.
+    /// for any variable the environment does not set. An empty value is the same as an unset one.
+    /// Every unusable variable is reported, not only the first.
     public static func load(environment: [String: String], dotEnv: String? = nil) throws(ConfigError) -> Configuration {
         var merged = dotEnv.map(parseDotEnv) ?? [:]
         merged.merge(environment) { _, real in real }
         var config = Configuration()
-
-        if let secret = merged["JWT_SECRET_KEY"] ?? merged["SECRET_KEY"], !secret.isEmpty {
-            let bytes = Array(secret.utf8)
-            if bytes.count < minimumSecretBytes && merged["AUTHFN_ALLOW_WEAK_SECRET"] != "1" {
-                throw .invalid(
-                    variable: merged["JWT_SECRET_KEY"] != nil ? "JWT_SECRET_KEY" : "SECRET_KEY",
+        var problems: [ConfigError.Problem] = []
+        for setting in settings {
+            guard let text = merged[setting.name], !text.isEmpty else { continue }
+            if let reason = setting.parse(text, &config) { problems.append(.init(variable: setting.name, reason: reason)) }
+        }
+        if let (variable, text) = [("JWT_SECRET_KEY", config.jwtSecretKey), ("SECRET_KEY", config.secretKey)]
+            .first(where: { $0.1 != nil }).map({ ($0.0, $0.1 ?? "") }),
+            text.utf8.count < minimumSecretBytes, !config.allowWeakSecret
+        {
+            problems.append(
+                .init(
+                    variable: variable,
                     reason:
-                        "the secret is \(bytes.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)"
-                )
-            }
-            config.secret = .configured(bytes)
+                        "the secret is \(text.utf8.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)"
+                ))
         }
-        if let value = merged["JWT_ACCESS_TOKEN_EXPIRES"] {
-            config.accessLifetime = try lifetime(value, variable: "JWT_ACCESS_TOKEN_EXPIRES")
-        }
-        if let value = merged["JWT_REFRESH_TOKEN_EXPIRES"] {
-            config.refreshLifetime = try lifetime(value, variable: "JWT_REFRESH_TOKEN_EXPIRES")
-        }
-        if let value = merged["AUTHFN_DATA_DIR"] {
-            guard !value.isEmpty else { throw .invalid(variable: "AUTHFN_DATA_DIR", reason: "must not be empty") }
-            config.dataDirectory = value
-        }
-        if let value = merged["AUTHFN_PASSWORD_HASH"] {
-            guard let method = PasswordHasher.parseMethod(value) else {
-                throw .invalid(
-                    variable: "AUTHFN_PASSWORD_HASH",
-                    reason:
-                        "'\(value)' is not a supported method; use scrypt:N:r:p (N a power of two up to 2^20) or pbkdf2:sha256:ITERATIONS")
-            }
-            config.passwordMethod = method
-        }
-        if let value = merged["AUTHFN_NOW"] {
-            guard let now = parseInstant(value) else {
-                throw .invalid(variable: "AUTHFN_NOW", reason: "'\(value)' is neither epoch seconds nor an ISO-8601 date-time")
-            }
-            config.fixedNow = now
-        }
-        if let value = merged["AUTHFN_SEED"] {
-            guard let seed = UInt64(value) else {
-                throw .invalid(variable: "AUTHFN_SEED", reason: "must be an unsigned 64-bit integer")
-            }
-            config.seed = seed
-        }
-        if let value = merged["JWT_REFRESH_TOKEN_ROTATION"] {
-            config.account.refreshRotation = try flag(value, variable: "JWT_REFRESH_TOKEN_ROTATION")
-        }
-        if let value = merged["JWT_REFRESH_REUSE_INTERVAL"] {
-            config.account.refreshReuseInterval = try seconds(value, variable: "JWT_REFRESH_REUSE_INTERVAL", range: 0...3600)
-        }
-        if let value = merged["AUTHFN_LOGIN_MAX_FAILURES"] {
-            config.account.loginMaxFailures = Int(try seconds(value, variable: "AUTHFN_LOGIN_MAX_FAILURES", range: 1...1000))
-        }
-        if let value = merged["AUTHFN_LOGIN_WINDOW"] {
-            config.account.loginWindow = try seconds(value, variable: "AUTHFN_LOGIN_WINDOW", range: 1...86_400)
-        }
-        if let value = merged["AUTHFN_REQUIRE_ACTIVATION"] {
-            config.account.requireActivation = try flag(value, variable: "AUTHFN_REQUIRE_ACTIVATION")
-        }
-        if let value = merged["AUTHFN_PASSWORD_POLICY"] {
-            guard let kind = PasswordPolicy.Kind(rawValue: value.lowercased()) else {
-                throw .invalid(variable: "AUTHFN_PASSWORD_POLICY", reason: "use seed or nist")
-            }
-            config.account.passwordPolicy.kind = kind
-        }
-        if let value = merged["AUTHFN_PASSWORD_MIN_LENGTH"] {
-            config.account.passwordPolicy.minimumLength = Int(
-                try seconds(value, variable: "AUTHFN_PASSWORD_MIN_LENGTH", range: 8...64))
-        }
-        if let value = merged["AUTHFN_READ_TIMEOUT"] {
-            config.readTimeout = try seconds(value, variable: "AUTHFN_READ_TIMEOUT", range: 1...3600)
-        }
-        if let value = merged["AUTHFN_LOG_LEVEL"] {
-            guard let level = Logger.Level(rawValue: value.lowercased()) else {
-                throw .invalid(variable: "AUTHFN_LOG_LEVEL", reason: "use trace, debug, info, notice, warning, error or critical")
-            }
-            config.logLevel = level
-        }
+        guard problems.isEmpty else { throw .invalid(problems) }
         return config
+    }
+
+    /// The settings in effect, keyed by variable name, secrets redacted: what `authfn config` prints.
+    public var effective: JSONValue {
+        var object = JSONObject()
+        for setting in Self.settings { object[setting.name] = setting.shown(in: self) }
+        return .object(object)
+    }
+
+    /// The README's configuration table.
+    public static var markdownTable: String {
+        var lines = ["| variable | default | meaning |", "|---|---|---|"]
+        for setting in settings {
+            lines.append("| `\(setting.name)` | \(setting.defaultDescription) | \(setting.summary) |")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Whether clock or randomness is fixed: fine for tests, never for production.
     public var isDeterministic: Bool { fixedNow != nil || seed != nil }
-
-    private static func lifetime(_ text: String, variable: String) throws(ConfigError) -> Int64 {
-        guard let seconds = Int64(text), (1...315_360_000).contains(seconds) else {
-            throw .invalid(variable: variable, reason: "'\(text)' is not a whole number of seconds between 1 and 315360000")
-        }
-        return seconds
-    }
-
-    private static func seconds(_ text: String, variable: String, range: ClosedRange<Int64>) throws(ConfigError) -> Int64 {
-        guard let value = Int64(text), range.contains(value) else {
-            throw .invalid(variable: variable, reason: "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
-    }
-
-    private static func flag(_ text: String, variable: String) throws(ConfigError) -> Bool {
-        switch text.lowercased() {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off", "": return false
-        default: throw .invalid(variable: variable, reason: "'\(text)' is not true/false (or 1/0)")
-        }
-    }
 
     static func parseInstant(_ text: String) -> Int64? {
         if let seconds = Int64(text) { return seconds }
@@ -150,7 +162,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// `KEY=VALUE` lines as python-dotenv reads them: `export ` prefixes, `#` comments, quoted values.
-    static func parseDotEnv(_ text: String) -> [String: String] {
+    public static func parseDotEnv(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
             var line = rawLine.trimming(Trim.whitespace)
@@ -172,12 +184,20 @@ public struct Configuration: Sendable, Equatable {
 
 /// A configuration authfn cannot run with. The executable reports it and exits 78 (EX_CONFIG).
 public enum ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
-    case invalid(variable: String, reason: String)
+    public struct Problem: Equatable, Sendable {
+        public var variable: String
+        public var reason: String
+    }
+
+    /// One or more variables are unusable; each is named with what is wrong with it.
+    case invalid([Problem])
     case dataDirectory(String)
+
+    public static func invalid(variable: String, reason: String) -> ConfigError { .invalid([Problem(variable: variable, reason: reason)]) }
 
     public var description: String {
         switch self {
-        case .invalid(let variable, let reason): "\(variable): \(reason)"
+        case .invalid(let problems): problems.map { "\($0.variable): \($0.reason)" }.joined(separator: "; ")
         case .dataDirectory(let detail): "data directory: \(detail)"
         }
     }

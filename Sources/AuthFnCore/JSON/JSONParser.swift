@@ -43,7 +43,7 @@ struct JSONParser {
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
         case UInt8(ascii: "n"): try expectLiteral("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected character")
         }
     }
@@ -64,7 +64,7 @@ struct JSONParser {
 
     private mutating func parseObject() throws(JSONValue.ParseError) -> JSONValue {
         try enter()
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -118,10 +118,13 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws(JSONValue.ParseError) -> Double {
+    /// An integer literal (no fraction, no exponent) that fits `Int64` stays exact; any other number
+    /// is a `Double`.
+    private mutating func parseNumber() throws(JSONValue.ParseError) -> JSONValue {
         let start = index
         func digit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") }
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard digit(index) else { throw fail("invalid number") }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
@@ -129,48 +132,70 @@ struct JSONParser {
         } else {
             while digit(index) { index += 1 }
         }
+        var integral = true
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            integral = false
             index += 1
             guard digit(index) else { throw fail("invalid number") }
             while digit(index) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digit(index) else { throw fail("invalid number") }
             while digit(index) { index += 1 }
         }
+        if integral, let exact = Self.integer(bytes[(negative ? start + 1 : start)..<index], negative: negative) {
+            return .integer(exact)
+        }
         guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else {
             throw fail("number out of range")
         }
-        return value
+        return .number(value)
     }
 
+    /// Decimal digits as an `Int64`, or `nil` when they do not fit.
+    private static func integer(_ digits: ArraySlice<UInt8>, negative: Bool) -> Int64? {
+        guard digits.count <= 19 else { return nil }
+        var magnitude: UInt64 = 0
+        for byte in digits { magnitude = magnitude * 10 + UInt64(byte - UInt8(ascii: "0")) }
+        if negative {
+            if magnitude <= UInt64(Int64.max) { return -Int64(magnitude) }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : nil
+        }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+    }
+
+    /// One pass over the bytes: runs without escapes are copied (or, for a string with no escape at
+    /// all, not copied), escapes are decoded into the same buffer, and UTF-8 is validated once at the
+    /// end. Escapes decode to complete, valid UTF-8 sequences, so validating the whole buffer is the
+    /// same as validating every raw run on its own.
     private mutating func parseString() throws(JSONValue.ParseError) -> String {
         index += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
+        let start = index
+        var decoded: [UInt8] = []
+        var escaped = false
         var runStart = index
-        var run: [UInt8] = []
-
-        func flush(_ end: Int) throws(JSONValue.ParseError) {
-            guard runStart < end else { return }
-            run.removeAll(keepingCapacity: true)
-            run.append(contentsOf: bytes[runStart..<end])
-            guard let text = String(validating: run, as: UTF8.self) else { throw .invalid("invalid UTF-8 in a string") }
-            scalars.append(contentsOf: text.unicodeScalars)
-        }
-
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
-                try flush(index)
+                let text: String?
+                if escaped {
+                    decoded.append(contentsOf: bytes[runStart..<index])
+                    text = String(validating: decoded, as: UTF8.self)
+                } else {
+                    text = String(validating: bytes[start..<index], as: UTF8.self)
+                }
+                guard let text else { throw .invalid("invalid UTF-8 in a string") }
                 index += 1
-                return String(scalars)
+                return text
             case UInt8(ascii: "\\"):
-                try flush(index)
+                escaped = true
+                decoded.append(contentsOf: bytes[runStart..<index])
                 index += 1
-                scalars.append(try parseEscape())
+                UTF8.encode(try parseEscape()) { decoded.append($0) }
                 runStart = index
             case 0..<0x20:
                 throw fail("unescaped control character in a string")

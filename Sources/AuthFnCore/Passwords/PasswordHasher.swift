@@ -59,15 +59,23 @@ public struct PasswordHasher: Sendable, Equatable {
         }
     }
 
-    /// Limits on parameters authfn will run, for writing and for verifying stored hashes alike, so that a
-    /// corrupt or hostile hash cannot make one login allocate gigabytes or spin for minutes.
+    /// The strongest parameters authfn will run, for writing and for verifying stored hashes alike: a
+    /// margin above the strongest legitimate hash — authfn's default (scrypt N=2^17) and Werkzeug 3.1's
+    /// (`scrypt:32768:8:1`, `pbkdf2:sha256:1000000`) — so that a corrupt, hostile or imported hash
+    /// cannot make one login allocate a gigabyte or spin for seconds. A hash beyond them verifies as
+    /// `false`.
+    public static let maximumScryptN = 1 << 18
+    /// scrypt's memory (and, with it, its work): 128 · N · r · p bytes.
+    public static let maximumScryptBytes = 256 << 20
+    public static let maximumPBKDF2Iterations = 2_000_000
+
     static func isWithinBounds(_ method: Method) -> Bool {
         switch method {
         case .scrypt(let n, let r, let p):
-            guard n > 1, n & (n - 1) == 0, n <= 1 << 20, (1...32).contains(r), (1...16).contains(p) else { return false }
-            return 128 * n * r * p <= 1 << 30
+            guard n > 1, n & (n - 1) == 0, n <= maximumScryptN, (1...32).contains(r), (1...16).contains(p) else { return false }
+            return 128 * n * r * p <= maximumScryptBytes
         case .pbkdf2(let hash, let iterations):
-            return Self.hashFunction(named: hash) != nil && (1...10_000_000).contains(iterations)
+            return Self.hashFunction(named: hash) != nil && (1...maximumPBKDF2Iterations).contains(iterations)
         }
     }
 
@@ -100,10 +108,33 @@ public struct PasswordHasher: Sendable, Equatable {
         return constantTimeEquals(Array(computed.utf8), Array(parts[2].utf8))
     }
 
-    /// Spends the same work a `verify` against a hash made with `method` would, for a login whose
-    /// account does not exist, so response time does not reveal which emails are registered.
-    public func spendVerification(_ password: String) {
-        _ = try? Self.derive(password, salt: "authfn-no-such-user", method: method)
+    /// Runs one derivation of each of `methods` on `password`, discarding the results: what a login
+    /// spends on the methods it does not need, so that its time depends on neither the account's
+    /// existence nor its hash method.
+    public static func spendVerifications(_ password: String, methods: [Method]) {
+        for method in methods { _ = try? derive(password, salt: "authfn-timing-equaliser", method: method) }
+    }
+
+    /// At most this many methods are equalised per login; beyond them (an unusual store) the cheapest
+    /// are left out.
+    public static let maximumTimingMethods = 4
+
+    /// The methods a login spends a derivation of: every method in use in the store (`inUse`, from
+    /// `Store.passwordMethods`) that authfn can run, most expensive first, at most
+    /// `maximumTimingMethods`; the configured method when the store holds no hash.
+    public static func timingMethods(inUse: [String: Int], configured: Method) -> [Method] {
+        let methods = inUse.keys.sorted().compactMap(parseMethod)
+        guard !methods.isEmpty else { return [configured] }
+        return Array(methods.sorted { estimatedCost($0) > estimatedCost($1) }.prefix(maximumTimingMethods))
+    }
+
+    /// Relative cost, in units of one scrypt block mix (measured here: one PBKDF2-SHA256 iteration costs
+    /// about 0.75 of them), only for choosing which methods to keep.
+    static func estimatedCost(_ method: Method) -> Double {
+        switch method {
+        case .scrypt(let n, let r, let p): Double(n) * Double(r) * Double(p)
+        case .pbkdf2(let hash, let iterations): Double(iterations) * (hash == "sha512" || hash == "sha384" ? 1.1 : 0.75)
+        }
     }
 
     /// Whether a stored hash was made with weaker parameters than `method` (for rehash-on-login).

@@ -50,47 +50,44 @@ public enum Envelope {
         return (Result { () throws(EnvelopeError) in try decodeEnvelope(fields) }, .envelope)
     }
 
-    private static func decodeEnvelope(_ fields: [String: JSONValue]) throws(EnvelopeError) -> Request {
+    private static func decodeEnvelope(_ fields: JSONObject) throws(EnvelopeError) -> Request {
         guard let methodValue = fields["method"] else { throw .missingField("method") }
-        guard case .string(let method) = methodValue, !method.isEmpty, method.allSatisfy(\.isLetter) else {
-            throw .wrongType(field: "method", expected: "a non-empty string of letters, such as \"POST\"")
+        guard case .string(let method) = methodValue, !method.isEmpty,
+            method.utf8.allSatisfy({ ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") })
+        else {
+            throw .wrongType(field: "method", expected: "a non-empty string of ASCII letters, such as \"POST\"")
         }
         guard let pathValue = fields["path"] else { throw .missingField("path") }
-        guard case .string(var path) = pathValue, path.hasPrefix("/") else {
+        guard case .string(var path) = pathValue, path.utf8.first == UInt8(ascii: "/") else {
             throw .wrongType(field: "path", expected: "a string starting with \"/\"")
         }
 
-        var query: [String: String] = [:]
+        var query: [ByteKey: String] = [:]
         switch fields["query"] {
         case nil, .null?: break
         case .object(let members)?:
             for (key, value) in members {
                 guard case .string(let text) = value else {
-                    throw .wrongType(field: "query.\(key)", expected: "a string")
+                    throw .wrongType(field: "query.\(key.excerpt)", expected: "a string")
                 }
-                query[key] = text
+                query[ByteKey(key)] = text
             }
         default: throw .wrongType(field: "query", expected: "an object of strings")
         }
-        if let mark = path.firstIndex(of: "?") {
-            for pair in path[path.index(after: mark)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                let key = String(parts[0])
-                if query[key] == nil { query[key] = parts.count > 1 ? String(parts[1]) : "" }
+        let pathBytes = Array(path.utf8)
+        if let mark = pathBytes.firstIndex(of: UInt8(ascii: "?")) {
+            for pair in pathBytes[(mark + 1)...].split(separator: UInt8(ascii: "&")) {
+                let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+                let key = ByteKey(String(decoding: parts[0], as: UTF8.self))
+                if query[key] == nil { query[key] = parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : "" }
             }
-            path = String(path[..<mark])
+            path = String(decoding: pathBytes[..<mark], as: UTF8.self)
         }
 
-        var headers = Headers()
+        let headers: Headers
         switch fields["headers"] {
-        case nil, .null?: break
-        case .object(let members)?:
-            for (name, value) in members.sorted(by: { $0.key < $1.key }) {
-                guard case .string(let text) = value else {
-                    throw .wrongType(field: "headers.\(name)", expected: "a string")
-                }
-                headers[name] = text
-            }
+        case nil, .null?: headers = Headers()
+        case .object(let members)?: headers = try Self.headers(members)
         default: throw .wrongType(field: "headers", expected: "an object of strings")
         }
 
@@ -102,15 +99,32 @@ public enum Envelope {
             guard let data = Data(base64Encoded: encoded) else {
                 throw .wrongType(field: "body_base64", expected: "standard base64 text")
             }
-            body = .raw(Array(data))
+            body = data.isEmpty ? .none : .raw(Array(data))
         case (_, let encoded?) where encoded != .null:
             throw .wrongType(field: "body_base64", expected: "a string")
-        case (.string(let text)?, _): body = .raw(Array(text.utf8))
+        // An empty raw body is no body, whatever the Content-Type says.
+        case (.string(let text)?, _): body = text.isEmpty ? .none : .raw(Array(text.utf8))
         case (nil, _), (.null?, _): body = .none
         case (let value?, _): body = .json(value)
         }
 
-        return Request(method: method.uppercased(), path: path, query: query, headers: headers, body: body)
+        return Request(method: method.asciiUppercased, path: path, query: query, headers: headers, body: body)
+    }
+
+    /// Header fields from an object of strings: each name an HTTP token, no name given twice in
+    /// different case (`Authorization` and `authorization` would otherwise leave it to key order
+    /// which one counts).
+    static func headers(_ members: JSONObject) throws(EnvelopeError) -> Headers {
+        var headers = Headers()
+        for (name, value) in members.sorted {
+            guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
+            guard case .string(let text) = value else {
+                throw .wrongType(field: "headers.\(name)", expected: "a string")
+            }
+            guard !headers.contains(name) else { throw .duplicateHeader(name.asciiLowercased) }
+            headers[name] = text
+        }
+        return headers
     }
 
     /// The response in `format`: one line of compact JSON with sorted keys, newline-terminated.
@@ -123,10 +137,10 @@ public enum Envelope {
 
     /// The response envelope: one line of compact JSON with sorted keys, newline-terminated.
     public static func encodeResponse(_ response: Response) -> [UInt8] {
-        var headers: [String: JSONValue] = [:]
+        var headers = JSONObject()
         for (name, value) in response.headers.all { headers[name] = .string(value) }
         let envelope: JSONValue = [
-            "status": .number(Double(response.status)),
+            "status": .int(response.status),
             "headers": .object(headers),
             "body": response.body,
         ]
@@ -142,4 +156,8 @@ public enum EnvelopeError: Error, Equatable, Sendable {
     case missingField(String)
     case wrongType(field: String, expected: String)
     case conflictingBodies
+    /// A header name that is not an HTTP token.
+    case invalidHeaderName(String)
+    /// Two header names that differ only in case.
+    case duplicateHeader(String)
 }

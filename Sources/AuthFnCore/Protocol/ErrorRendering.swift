@@ -17,9 +17,9 @@ extension Response {
             case .notFound:
                 self = .fail(404, Self.notFoundText)
             case .methodNotAllowed(let allowed):
-                self = .fail(
-                    405, "Method Not Allowed. The method is not allowed for the requested URL.",
-                    headers: ["Allow": allowed.joined(separator: ", ")])
+                // Flask's own 405 body, which the seed app's clients saw.
+                self = .message(
+                    405, "The method is not allowed for the requested URL.", headers: ["Allow": allowed.joined(separator: ", ")])
             }
         case let error as BodyError:
             switch error {
@@ -31,7 +31,7 @@ extension Response {
             }
         case let error as ValidationError:
             let fields = error.fields.mapValues { JSONValue.array($0.map(JSONValue.string)) }
-            self = Response(status: 422, body: ["errors": .object(fields)])
+            self = Response(status: 422, body: ["errors": .object(JSONObject(fields))])
         case let error as AuthError:
             switch error {
             case .invalidCredentials:
@@ -91,6 +91,10 @@ extension Response {
             .message(400, "Invalid request envelope: \"\(field)\" must be \(expected).")
         case .conflictingBodies:
             .message(400, "Invalid request envelope: give either \"body\" or \"body_base64\", not both.")
+        case .invalidHeaderName(let name):
+            .message(400, "Invalid request envelope: header name \"\(name)\" is not an HTTP token.")
+        case .duplicateHeader(let name):
+            .message(400, "Invalid request envelope: header \"\(name)\" is given more than once (names are case-insensitive).")
         }
     }
 }

@@ -1,40 +1,97 @@
-/// Failed-login counting per account (canonical email, registered or not), in the store.
+/// Failed-login counting, in the store, on two levels:
 ///
-/// An attempt first *reserves* a failure with a compare-and-set, so that concurrent guesses cannot
-/// all slip past the limit before any of them is counted; a successful login then clears the record.
-/// Attempts refused with 429 are not counted, so the lock lifts when the oldest counted failure
-/// leaves the window, however hard an attacker keeps knocking: an account can be slowed to
-/// `loginMaxFailures` guesses per window, never locked for good.
+/// - per account *and client address* (`AUTHFN_LOGIN_MAX_FAILURES`, default 10 per window): the bound on
+///   one client's guessing. Another client's count is its own, so an attacker who guesses whenever a
+///   slot frees holds only their own address back, never the owner at another;
+/// - per account, all addresses together (`AUTHFN_LOGIN_ACCOUNT_MAX_FAILURES`, default 100): a much higher
+///   ceiling on the guessing a distributed attack can do.
+///
+/// The account is the canonical email, registered or not, so throttling does not reveal which emails
+/// exist. The client address is the one the launcher or gateway gives (`Request.clientAddress`), never a
+/// client-sent header; requests without one share one count, as with a per-account limit.
+///
+/// An attempt first *reserves* a failure on both counts with one compare-and-set batch, so that
+/// concurrent guesses cannot all slip past the limits before any of them is counted; a successful
+/// login then clears that client's count (only). Attempts refused with 429 are not counted, so a lock
+/// lifts when the oldest counted failure leaves the window however hard an attacker keeps knocking.
 enum LoginThrottle {
-    /// Reserves one failure for `key`, or throws `AuthError.throttled` when the window is full.
-    static func reserve(_ key: String, _ context: Context) throws {
+    struct Keys {
+        var client: String
+        var account: String
+    }
+
+    /// The records an attempt on `account` from `address` counts against.
+    static func keys(account: String, address: String?) -> Keys {
+        // The account key alone is the record authfn 1.0 kept per account: it becomes the ceiling.
+        Keys(client: "client\u{0}" + (address ?? "-") + "\u{0}" + account, account: account)
+    }
+
+    /// Reserves one failure for this account and client, or throws `AuthError.throttled` when either
+    /// window is full. Returns the reservation's time, for `succeed`.
+    @discardableResult
+    static func reserve(_ keys: Keys, _ context: Context) throws -> Int64 {
         let settings = context.settings
         for _ in 0..<32 {
             let now = context.time.now()
-            let current = try context.store.throttle(key)
-            let recent = (current?.failures ?? []).filter { $0 > now - settings.loginWindow }
-            if recent.count >= settings.loginMaxFailures, let oldest = recent.first {
-                throw AuthError.throttled(retryAfter: max(1, oldest + settings.loginWindow - now))
+            let client = try context.store.throttle(keys.client)
+            let account = try context.store.throttle(keys.account)
+            let clientRecent = recent(client, now: now, window: settings.loginWindow)
+            let accountRecent = recent(account, now: now, window: settings.loginWindow)
+            if let retry = retryAfter(clientRecent, limit: settings.loginMaxFailures, now: now, window: settings.loginWindow)
+                ?? retryAfter(accountRecent, limit: settings.loginAccountMaxFailures, now: now, window: settings.loginWindow)
+            {
+                throw AuthError.throttled(retryAfter: retry)
             }
-            let failures = recent + [now]
-            let updated = ThrottleRecord(key: key, failures: failures, expiresAt: now + settings.loginWindow)
+            let expires = now + settings.loginWindow
+            let changes: [Change] = [
+                .replaceThrottle(
+                    key: keys.client, expected: client,
+                    new: ThrottleRecord(key: keys.client, failures: clientRecent + [now], expiresAt: expires)),
+                .replaceThrottle(
+                    key: keys.account, expected: account,
+                    new: ThrottleRecord(key: keys.account, failures: accountRecent + [now], expiresAt: expires)),
+            ]
             // On a conflict another attempt on the same account got there first: look again.
-            if try compareAndSet(key, expected: current, new: updated, context.store) { return }
+            do throws(StoreError) {
+                try context.store.commit(changes)
+                return now
+            } catch {
+                guard error == .conflict(.throttle) else { throw error }
+            }
         }
         throw StoreError.corrupt(path: "throttle", detail: "could not record a login attempt under contention")
     }
 
-    private static func compareAndSet(
-        _ key: String, expected: ThrottleRecord?, new: ThrottleRecord, _ store: any Store
-    ) throws(StoreError) -> Bool {
-        do {
-            try store.commit([.replaceThrottle(key: key, expected: expected, new: new)])
-            return true
-        } catch {
-            if error == .conflict(.throttle) { return false }
-            throw error
-        }
+    private static func recent(_ record: ThrottleRecord?, now: Int64, window: Int64) -> [Int64] {
+        (record?.failures ?? []).filter { $0 > now - window }
     }
 
-    static func clear(_ key: String) -> Change { .clearThrottle(key: key) }
+    /// Seconds until the oldest counted failure leaves the window, when the window is full.
+    private static func retryAfter(_ failures: [Int64], limit: Int, now: Int64, window: Int64) -> Int64? {
+        guard failures.count >= limit, let oldest = failures.dropLast(limit - 1).last else { return nil }
+        return max(1, oldest + window - now)
+    }
+
+    /// After a successful attempt: commits `changes` together with clearing that client's count and
+    /// taking the attempt's own reservation (made at `reservedAt`) back from the account's count, which
+    /// keeps every other failure. A compare-and-set again, retried if another attempt got there first.
+    static func succeed(_ keys: Keys, reservedAt: Int64, _ context: Context, with changes: [Change]) throws {
+        for _ in 0..<32 {
+            var batch = changes + [.clearThrottle(key: keys.client)]
+            if let account = try context.store.throttle(keys.account),
+                let index = account.failures.lastIndex(of: reservedAt)
+            {
+                var released = account
+                released.failures.remove(at: index)
+                batch.append(.replaceThrottle(key: keys.account, expected: account, new: released.failures.isEmpty ? nil : released))
+            }
+            do throws(StoreError) {
+                try context.commit(batch)
+                return
+            } catch {
+                guard error == .conflict(.throttle) else { throw error }
+            }
+        }
+        throw StoreError.corrupt(path: "throttle", detail: "could not record a login attempt under contention")
+    }
 }

@@ -7,7 +7,7 @@ extension OpenAPIDocument {
   "openapi": "3.1.0",
   "info": {
     "title": "authfn",
-    "version": "1.0.0",
+    "version": "1.1.0",
     "description": "User authentication with JWTs, one request per invocation. Compatible with the Flask tutorial app it replaces (Flask-JWT-Extended 4 conventions). Paths match with or without the trailing slash.",
     "license": {
       "name": "See the repository"

@@ -10,15 +10,14 @@ enum PasswordRoutes {
         let (old, new) = try UserInput.passwordChange(
             from: try RequestBody.json(request), policy: context.settings.passwordPolicy, user: user)
 
-        let throttleKey = UserRecord.canonicalEmail(user.email)
-        try LoginThrottle.reserve(throttleKey, context)
-        guard PasswordHasher.verify(old, against: user.password) else {
+        let throttle = LoginThrottle.keys(account: UserRecord.canonicalEmail(user.email), address: request.clientAddress)
+        let reservation = try LoginThrottle.reserve(throttle, context)
+        guard context.settings.passwordPolicy.mayCheck(old), PasswordHasher.verify(old, against: user.password) else {
             throw ValidationError(["old_password": ["Incorrect password."]])
         }
         user.password = try context.hasher.hash(new, random: context.random)
-        user.tokensValidAfter = context.time.now()
-        user.cutoffExemptSession = principal.token.sid
-        try context.commit([.updateUser(user), LoginThrottle.clear(throttleKey)])
+        user.endSessions(at: context.time.now(), except: principal.token.sid)
+        try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: [.updateUser(user)])
         var response = Response.message(200, "Password changed")
         response.subject = principal.token.subject
         return response

@@ -28,10 +28,11 @@ enum RequestBody {
     /// `application/json` or any `…/…+json`, parameters ignored.
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType =
-            contentType.split(separator: ";", maxSplits: 1).first.map {
-                $0.trimming(Trim.whitespace).lowercased()
-            } ?? ""
+        // ASCII only: a media type is made of tokens.
+        let bytes = contentType.utf8
+        let essence = bytes.prefix { $0 != UInt8(ascii: ";") }
+        let trimmed = essence.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+        let mediaType = String(decoding: trimmed, as: UTF8.self).asciiLowercased
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 }

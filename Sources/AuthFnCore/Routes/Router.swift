@@ -23,22 +23,29 @@ public enum Router {
     ]
 
     /// Paths match with or without a trailing slash, as the Flask app's did. HEAD is answered like GET
-    /// (the HTTP adapter leaves the body out).
+    /// (the HTTP adapter leaves the body out); OPTIONS, as Flask answers it, with 200 and `Allow`.
     public static func route(method: String, path: String) throws(RoutingError) -> Route {
         let wanted = normalize(path)
-        let candidates = routes.filter { $0.path == wanted }
+        let candidates = routes.filter { $0.path.bytesEqual(wanted) }
         guard !candidates.isEmpty else { throw .notFound }
+        let allowed = (candidates.flatMap { $0.method == "GET" ? ["GET", "HEAD"] : [$0.method] } + ["OPTIONS"]).sorted()
+        if method == "OPTIONS" {
+            let header = allowed.joined(separator: ", ")
+            return Route(method: "OPTIONS", path: wanted) { _, _ in Response(status: 200, headers: ["Allow": header], body: [:]) }
+        }
         let effective = method == "HEAD" ? "GET" : method
         guard let route = candidates.first(where: { $0.method == effective }) else {
-            let allowed = candidates.flatMap { $0.method == "GET" ? ["GET", "HEAD"] : [$0.method] }
-            throw .methodNotAllowed(allowed: allowed.sorted())
+            throw .methodNotAllowed(allowed: allowed)
         }
         return route
     }
 
+    /// The path without trailing slashes (`/` stays `/`), by bytes: linear whatever the path holds.
     static func normalize(_ path: String) -> String {
-        var path = path
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        return path
+        guard path.utf8.last == UInt8(ascii: "/"), path.utf8.count > 1 else { return path }
+        let bytes = Array(path.utf8)
+        var end = bytes.count
+        while end > 1, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        return String(decoding: bytes[..<end], as: UTF8.self)
     }
 }

@@ -10,22 +10,33 @@ enum SessionRoutes {
         let principal = try await Authentication.require(.refresh, request, context)
         let token = principal.token
         let now = context.time.now()
-        let access = try await context.tokens.issue(
-            subject: token.subject, kind: .access, fresh: false, now: now, jti: context.random.uuidV4(), sid: token.sid)
-        var body: [String: JSONValue] = ["token": .string(access)]
+        var session = token.session
+        var successor: String?
         if context.settings.refreshRotation, let jti = token.jti {
-            body["refresh_token"] = .string(try await rotate(token, jti: jti, now: now, context))
+            let rotated = try await rotate(token, jti: jti, now: now, context)
+            successor = rotated.token
+            session = rotated.session
         }
+        let access = try await context.tokens.issue(
+            subject: token.subject, kind: .access, fresh: false, now: now, jti: context.random.uuidV4(), session: session)
+        var body: JSONObject = ["token": .string(access)]
+        if let successor { body["refresh_token"] = .string(successor) }
         var response = Response(status: 200, body: .object(body))
         response.subject = token.subject
         return response
     }
 
-    /// Spends refresh token `jti` and returns its successor. The spend is a compare-and-set in the
-    /// store, so of two concurrent refreshes with one token exactly one creates the successor; the
-    /// other, like any retry within `JWT_REFRESH_REUSE_INTERVAL`, gets that same successor (re-signed:
-    /// signing is deterministic). A spent token presented later is taken as stolen: the session ends.
-    static func rotate(_ token: VerifiedToken, jti: String, now: Int64, _ context: Context) async throws -> String {
+    /// Spends refresh token `jti` and returns its successor and the session claims the successor
+    /// carries. The spend is a compare-and-set in the store, so of two concurrent refreshes with one
+    /// token exactly one creates the successor; the other, like any retry within
+    /// `JWT_REFRESH_REUSE_INTERVAL`, gets that same successor (re-signed: signing is deterministic). A
+    /// spent token presented later is taken as stolen: the session ends.
+    ///
+    /// The successor extends the session's horizon; the new horizon is stored with the spend, so that
+    /// ending the session later with an older token of it still outlasts the successor.
+    static func rotate(
+        _ token: VerifiedToken, jti: String, now: Int64, _ context: Context
+    ) async throws -> (token: String, session: SessionClaims?) {
         let spentKey = RevocationRecord.key(.spentRefresh, jti)
         var spent = try context.store.revocation(spentKey)
         var spentNow = false
@@ -33,21 +44,33 @@ enum SessionRoutes {
             let child = RevocationRecord.Child(jti: context.random.uuidV4(), issuedAt: now)
             let record = RevocationRecord(
                 kind: .spentRefresh, id: jti, expiresAt: token.expiresAt, revokedAt: now, child: child)
-            do {
-                try context.commit([.requireNoRevocation(key: spentKey), .revoke(record)])
+            var changes: [Change] = [.requireNoRevocation(key: spentKey), .revoke(record)]
+            if let sid = token.sid {
+                let horizon = context.tokens.sessionHorizon(issuedAt: now)
+                changes.append(.revoke(RevocationRecord(kind: .sessionHorizon, id: sid, expiresAt: horizon, revokedAt: now)))
+            }
+            do throws(StoreError) {
+                try context.commit(changes)
                 (spent, spentNow) = (record, true)
-            } catch StoreError.conflict(.revocation) {
+            } catch {
+                guard error == .conflict(.revocation) else { throw error }
                 spent = try context.store.revocation(spentKey)
             }
         }
-        guard let spent, let child = spent.child else { throw StoreError.corrupt(path: spentKey, detail: "no successor") }
+        guard let spent, let child = spent.child else {
+            throw StoreError.corrupt(path: "revoked", detail: "a spent refresh token without its successor")
+        }
         if !spentNow, now - spent.revokedAt > context.settings.refreshReuseInterval {
             try endSession(token, now: now, context)
             context.logger.warning("refresh token reused after rotation; session ended", metadata: ["user": "\(token.subject)"])
             throw TokenError.revoked
         }
-        return try await context.tokens.issue(
-            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, sid: token.sid)
+        let session = token.session.map {
+            SessionClaims(id: $0.id, generation: $0.generation, expiry: context.tokens.sessionHorizon(issuedAt: child.issuedAt))
+        }
+        let successor = try await context.tokens.issue(
+            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, session: session)
+        return (successor, session)
     }
 
     /// Ends the session of an access token: that token, the session's refresh token and every access
@@ -70,29 +93,35 @@ enum SessionRoutes {
         return response
     }
 
-    /// Ends every session of the user: tokens issued up to now stop working.
+    /// Ends every session of the user: its tokens stop working; a login afterwards (even in the same
+    /// second) starts a session that works.
     static func signoutAll(_ request: Request, _ context: Context) async throws -> Response {
         let principal = try await Authentication.require(.access, request, context)
         var user = principal.user
-        user.tokensValidAfter = context.time.now()
-        user.cutoffExemptSession = nil
+        user.endSessions(at: context.time.now())
         try context.commit([.updateUser(user)])
         var response = Response.message(200, "Successfully logged out of all sessions")
         response.subject = principal.token.subject
         return response
     }
 
-    /// Revokes `token` and, if it has one, its session. A session record must outlive every token of
-    /// the session: none can expire later than a refresh token issued now plus an access token
-    /// refreshed at that token's last moment.
+    /// Revokes `token` and, if it has one, its session. The session's record must outlive every
+    /// token of the session, whatever the lifetimes configured now: it lasts until the session's
+    /// horizon — the `sxp` the token carries, or the later one a rotation stored — and never less
+    /// than the presented token. (Tokens from authfn 1.0 carry no horizon: for them it is computed from
+    /// the lifetimes configured now, as 1.0 did.)
     static func endSession(_ token: VerifiedToken, now: Int64, _ context: Context) throws {
         var changes: [Change] = []
         if let jti = token.jti {
             changes.append(.revoke(RevocationRecord(kind: .token, id: jti, expiresAt: token.expiresAt, revokedAt: now)))
         }
-        if let sid = token.sid {
-            let horizon = now + context.tokens.refreshLifetime + context.tokens.accessLifetime
-            changes.append(.revoke(RevocationRecord(kind: .session, id: sid, expiresAt: horizon, revokedAt: now)))
+        if let session = token.session {
+            var horizon = session.expiry ?? context.tokens.sessionHorizon(issuedAt: now)
+            if let rotated = try context.store.revocation(RevocationRecord.key(.sessionHorizon, session.id))?.expiresAt {
+                horizon = max(horizon, rotated)
+            }
+            horizon = max(horizon, token.expiresAt ?? horizon)
+            changes.append(.revoke(RevocationRecord(kind: .session, id: session.id, expiresAt: horizon, revokedAt: now)))
         }
         try context.commit(changes)
     }

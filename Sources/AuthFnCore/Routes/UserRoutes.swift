@@ -27,49 +27,58 @@ enum UserRoutes {
         }
         guard let id = assigned.first else { throw StoreError.corrupt(path: "(store)", detail: "no id assigned") }
         var response = Response(
-            status: 201, body: ["id": .number(Double(id)), "username": .string(input.username), "email": .string(input.email)])
+            status: 201, body: ["id": .int(id), "username": .string(input.username), "email": .string(input.email)])
         response.subject = String(id)
         return response
     }
 
     /// Checks the password (after reserving a throttle slot), then starts a session: a fresh access
     /// token and a refresh token sharing a new `sid`.
+    ///
+    /// Timing does not tell whether the email is registered, nor which hash method its account uses:
+    /// every attempt runs one derivation of each method in use in the store (the account's own check
+    /// standing in for its method), whatever the outcome.
     static func login(_ request: Request, _ context: Context) async throws -> Response {
         let input = try UserInput.credentials(from: try RequestBody.json(request))
         let emailKey = UserRecord.canonicalEmail(input.email)
-        try LoginThrottle.reserve(emailKey, context)
-        guard input.password.count <= context.settings.passwordPolicy.maximumLength else {
+        let throttle = LoginThrottle.keys(account: emailKey, address: request.clientAddress)
+        let reservation = try LoginThrottle.reserve(throttle, context)
+        let policy = context.settings.passwordPolicy
+        guard policy.mayCheck(input.password), input.password.count <= policy.maximumLength else {
             // No stored password can be this long; refuse without running the KDF at all.
             throw AuthError.invalidCredentials
         }
+        let methods = PasswordHasher.timingMethods(inUse: try context.store.passwordMethods(), configured: context.hasher.method)
         guard let user = try context.store.user(canonicalEmail: emailKey) else {
-            context.hasher.spendVerification(input.password)
+            PasswordHasher.spendVerifications(input.password, methods: methods)
             throw AuthError.invalidCredentials
         }
-        guard PasswordHasher.verify(input.password, against: user.password) else { throw AuthError.invalidCredentials }
-
-        var changes = [LoginThrottle.clear(emailKey)]
+        let verified = PasswordHasher.verify(input.password, against: user.password)
+        let own = PasswordHasher.parseMethod(user.passwordMethod)
+        PasswordHasher.spendVerifications(input.password, methods: methods.filter { $0 != own })
+        guard verified else { throw AuthError.invalidCredentials }
+        var changes: [Change] = []
         if context.hasher.needsRehash(user.password) {
             var upgraded = user
             upgraded.password = try context.hasher.hash(input.password, random: context.random)
             changes.append(.updateUser(upgraded))
         }
-        try context.commit(changes)
+        try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: changes)
         guard user.isActive else { throw AuthError.accountInactive }
-
         let now = context.time.now()
         let subject = String(user.id)
-        let sid = context.random.uuidV4()
+        let session = SessionClaims(
+            id: context.random.uuidV4(), generation: user.cutoffGeneration, expiry: context.tokens.sessionHorizon(issuedAt: now))
         let access = try await context.tokens.issue(
-            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), sid: sid)
+            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), session: session)
         let refresh = try await context.tokens.issue(
-            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), sid: sid)
+            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), session: session)
         var response = Response(
             status: 200,
             body: [
                 "status": "success",
                 "data": [
-                    "user_id": .number(Double(user.id)), "email": .string(user.email),
+                    "user_id": .int(user.id), "email": .string(user.email),
                     "access_token": .string(access), "refresh_token": .string(refresh),
                 ],
             ])
@@ -83,7 +92,7 @@ enum UserRoutes {
         var response = Response(
             status: 200,
             body: [
-                "message": "welcome to your biodata page", "id": .number(Double(user.id)),
+                "message": "welcome to your biodata page", "id": .int(user.id),
                 "username": .string(user.username), "email": .string(user.email),
             ])
         response.subject = principal.token.subject

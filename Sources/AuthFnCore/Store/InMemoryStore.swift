@@ -31,6 +31,10 @@ public final class InMemoryStore: Store {
 
     public func throttle(_ key: String) -> ThrottleRecord? { state.withLock { $0.throttles[key] } }
 
+    public func passwordMethods() -> [String: Int] {
+        state.withLock { state in state.users.values.reduce(into: [:]) { $0[$1.passwordMethod, default: 0] += 1 } }
+    }
+
     public var userCount: Int { state.withLock { $0.users.count } }
     public var revocationCount: Int { state.withLock { $0.revocations.count } }
     public var throttleCount: Int { state.withLock { $0.throttles.count } }
@@ -47,6 +51,7 @@ public final class InMemoryStore: Store {
                     let email = UserRecord.canonicalEmail(user.email)
                     if next.byUsername[username] != nil { throw .conflict(.username) }
                     if next.byEmail[email] != nil { throw .conflict(.email) }
+                    guard next.nextID < Int.max else { throw .exhausted("user ids") }
                     user.id = next.nextID
                     next.nextID += 1
                     next.users[user.id] = user

@@ -17,6 +17,9 @@ public protocol Store: Sendable {
     func revocation(_ key: String) throws(StoreError) -> RevocationRecord?
     /// The failed-login record for `key`, if any.
     func throttle(_ key: String) throws(StoreError) -> ThrottleRecord?
+    /// How many stored password hashes use each method (`UserRecord.passwordMethod`), so that a login
+    /// for an unknown email can cost what one for a registered account costs.
+    func passwordMethods() throws(StoreError) -> [String: Int]
     /// Applies every change or none. Returns the ids assigned to `.createUser` changes, in order.
     @discardableResult
     func commit(_ changes: [Change]) throws(StoreError) -> [Int]
@@ -63,20 +66,42 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(path: String, detail: String)
     /// The data directory was written by a newer authfn.
     case unsupportedFormat(path: String, found: String)
+    /// There is no data directory at `path` (and the caller did not ask for one to be created).
+    case noDataDirectory(path: String)
+    /// The data directory, or a directory in it, is a symbolic link or writable by others.
+    case unsafe(path: String, reason: String)
+    /// A counter has reached its largest value.
+    case exhausted(String)
 
     public var isOutOfSpace: Bool {
         if case .io(_, _, let code) = self { return code == 28 || code == 122 }  // ENOSPC, EDQUOT
         return false
     }
 
+    /// For logs: a record's file is named by the SHA-256 of its key (a canonical email, say), which
+    /// is a brute-forceable pseudonym, so descriptions name the kind of record, never the digest.
     public var description: String {
         switch self {
         case .conflict(let field): "\(field.rawValue) already exists"
-        case .io(let operation, let path, let code): "\(operation) \(path): \(String(cString: strerror(code)))"
-        case .corrupt(let path, let detail): "\(path) is corrupt: \(detail)"
+        case .io(let operation, let path, let code):
+            "\(operation) \(Self.redacted(path)): \(String(cString: strerror(code)))"
+        case .corrupt(let path, let detail): "\(Self.redacted(path)) is corrupt: \(detail)"
         case .unsupportedFormat(let path, let found):
             "\(path) declares data format \(found), which this authfn does not know; upgrade authfn"
+        case .noDataDirectory(let path): "no data directory at \(path)"
+        case .unsafe(let path, let reason): "\(path) \(reason)"
+        case .exhausted(let what): "no more \(what) can be assigned"
         }
+    }
+
+    /// `index/email/<64 hex>.json` → `index/email/(record)`: every path component that is a digest,
+    /// with or without `.json`, replaced.
+    static func redacted(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { component -> String in
+            let stem = component.hasSuffix(".json") ? component.dropLast(5) : component[...]
+            let isDigest = stem.utf8.count == 64 && stem.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+            return isDigest ? "(record)" : String(component)
+        }.joined(separator: "/")
     }
 }
 

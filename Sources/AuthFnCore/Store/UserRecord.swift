@@ -10,14 +10,20 @@ public struct UserRecord: Sendable, Equatable, Codable {
     public var password: String
     public var isActive: Bool
     public var createdAt: Int64
-    /// Tokens issued at or before this time are revoked (sign out everywhere, password change)…
+    /// How many times every session of the account has been ended (sign out everywhere, password
+    /// change, deactivation). A session's tokens carry the value from when it began (`gen`) and are
+    /// revoked once it is lower: exact, whatever the clock says, so a login in the same second as a
+    /// sign-out gets working tokens.
+    public var cutoffGeneration: Int64
+    /// When the last cut-off happened. Tokens without `gen` (from the Flask app or authfn 1.0) issued at
+    /// or before this time are revoked…
     public var tokensValidAfter: Int64?
-    /// …except those of this session (the one that changed the password).
+    /// …and the tokens of this session (the one that changed the password) are exempt from it.
     public var cutoffExemptSession: String?
 
     public init(
         id: Int, username: String, email: String, password: String, isActive: Bool = true, createdAt: Int64,
-        tokensValidAfter: Int64? = nil, cutoffExemptSession: String? = nil
+        cutoffGeneration: Int64 = 0, tokensValidAfter: Int64? = nil, cutoffExemptSession: String? = nil
     ) {
         self.id = id
         self.username = username
@@ -25,25 +31,53 @@ public struct UserRecord: Sendable, Equatable, Codable {
         self.password = password
         self.isActive = isActive
         self.createdAt = createdAt
+        self.cutoffGeneration = cutoffGeneration
         self.tokensValidAfter = tokensValidAfter
         self.cutoffExemptSession = cutoffExemptSession
+    }
+
+    /// Ends every session of the account at `now`, except `session` (the one changing its password).
+    public mutating func endSessions(at now: Int64, except session: String? = nil) {
+        cutoffGeneration += 1
+        tokensValidAfter = now
+        cutoffExemptSession = session
     }
 
     enum CodingKeys: String, CodingKey {
         case id, username, email, password
         case isActive = "is_active"
         case createdAt = "created_at"
+        case cutoffGeneration = "cutoff_generation"
         case tokensValidAfter = "tokens_valid_after"
         case cutoffExemptSession = "cutoff_exempt_sid"
     }
 
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int.self, forKey: .id)
+        username = try container.decode(String.self, forKey: .username)
+        email = try container.decode(String.self, forKey: .email)
+        password = try container.decode(String.self, forKey: .password)
+        isActive = try container.decode(Bool.self, forKey: .isActive)
+        createdAt = try container.decode(Int64.self, forKey: .createdAt)
+        // Absent from records written by authfn 1.0.
+        cutoffGeneration = try container.decodeIfPresent(Int64.self, forKey: .cutoffGeneration) ?? 0
+        tokensValidAfter = try container.decodeIfPresent(Int64.self, forKey: .tokensValidAfter)
+        cutoffExemptSession = try container.decodeIfPresent(String.self, forKey: .cutoffExemptSession)
+    }
+
+    /// The hash's method, as Werkzeug writes it before the first `$` (`scrypt:131072:8:1`).
+    public var passwordMethod: String {
+        String(password.prefix { $0 != "$" })
+    }
+
     /// What admin tools and logs may show: everything but the password hash.
     public var summary: JSONValue {
-        var fields: [String: JSONValue] = [
-            "id": .number(Double(id)), "username": .string(username), "email": .string(email),
-            "is_active": .bool(isActive), "created_at": .number(Double(createdAt)),
+        var fields: JSONObject = [
+            "id": .int(id), "username": .string(username), "email": .string(email),
+            "is_active": .bool(isActive), "created_at": .int(createdAt),
         ]
-        if let tokensValidAfter { fields["tokens_valid_after"] = .number(Double(tokensValidAfter)) }
+        if let tokensValidAfter { fields["tokens_valid_after"] = .int(tokensValidAfter) }
         return .object(fields)
     }
 
@@ -71,6 +105,9 @@ public struct RevocationRecord: Sendable, Equatable, Codable {
         case session
         /// A refresh token exchanged under rotation; `child` is what it was exchanged for.
         case spentRefresh = "spent_refresh"
+        /// Not a revocation: the latest horizon a rotating session has reached (`expiresAt`), so that
+        /// ending the session with an older token of it still outlasts its newest refresh token.
+        case sessionHorizon = "session_horizon"
     }
 
     /// The replacement refresh token a spent one was exchanged for, enough to sign it again byte for byte.
@@ -113,6 +150,7 @@ public struct RevocationRecord: Sendable, Equatable, Codable {
         case .token: id
         case .session: "sid:" + id
         case .spentRefresh: "spent:" + id
+        case .sessionHorizon: "horizon:" + id
         }
     }
 

@@ -24,3 +24,17 @@ extension StringProtocol {
         return String(String.UnicodeScalarView(scalars[first...last]))
     }
 }
+
+extension String {
+    /// At most 64 Unicode scalars of this string with control characters replaced by `?`, for quoting
+    /// client input in an error message or a log line: bounded work, no forged lines.
+    var excerpt: String { excerpt(limit: 64) }
+
+    func excerpt(limit: Int) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in unicodeScalars.prefix(limit) {
+            scalars.append(scalar.properties.generalCategory == .control ? "?" : scalar)
+        }
+        return String(scalars)
+    }
+}

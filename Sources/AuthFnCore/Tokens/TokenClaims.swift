@@ -18,6 +18,11 @@ struct IssuedClaims: JWTPayload, Equatable {
     var exp: Int64
     /// The session (one login) the token belongs to; absent from tokens minted outside a session.
     var sid: String?
+    /// The user's sign-out-everywhere generation when the session began (`UserRecord.cutoffGeneration`).
+    var gen: Int64?
+    /// The session's horizon: no token of the session expires later (rotation extends it, and records
+    /// the new horizon in the store), so a revocation of the session that lasts until then covers all.
+    var sxp: Int64?
 
     /// Claims are checked by `TokenService.validateClaims`, which needs the raw JSON to give
     /// PyJWT's exact messages for wrongly typed claims.
@@ -32,6 +37,20 @@ struct SignatureOnly: JWTPayload {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
+/// The session a token belongs to, as its `sid`, `gen` and `sxp` claims carry it. Tokens minted before
+/// authfn wrote `gen` and `sxp` have only the id.
+public struct SessionClaims: Sendable, Equatable {
+    public var id: String
+    public var generation: Int64?
+    public var expiry: Int64?
+
+    public init(id: String, generation: Int64?, expiry: Int64?) {
+        self.id = id
+        self.generation = generation
+        self.expiry = expiry
+    }
+}
+
 /// A token that passed every check: signature, algorithm, time claims and claim types.
 public struct VerifiedToken: Sendable, Equatable {
     public var subject: String
@@ -43,5 +62,10 @@ public struct VerifiedToken: Sendable, Equatable {
     public var issuedAt: Int64?
     /// The session id, for tokens authfn issued at a login; `nil` for Flask-era tokens.
     public var sid: String?
-    public var claims: [String: JSONValue]
+    public var claims: JSONObject
+
+    /// The session claims (`nil` for a token without `sid`).
+    public var session: SessionClaims? {
+        sid.map { SessionClaims(id: $0, generation: claims["gen"]?.integerValue, expiry: claims["sxp"]?.integerValue) }
+    }
 }

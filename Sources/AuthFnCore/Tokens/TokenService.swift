@@ -36,15 +36,23 @@ public struct TokenService: Sendable {
 
     /// Signs a new token for `subject`, issued at `now`. Signing is deterministic: the same arguments
     /// give the same token bytes (rotation relies on that to answer a retried refresh identically).
+    /// A token of a session never outlives the session's horizon (`session.expiry`).
     public func issue(
-        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, sid: String? = nil
+        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, session: SessionClaims? = nil
     ) async throws -> String {
         let lifetime = kind == .access ? accessLifetime : refreshLifetime
+        var exp = now + lifetime
+        if let horizon = session?.expiry { exp = min(exp, horizon) }
         let claims = IssuedClaims(
-            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: now + lifetime, sid: sid)
+            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: exp, sid: session?.id,
+            gen: session?.generation, sxp: session?.expiry)
         // jwt-kit fills in {"alg":"HS256","typ":"JWT"}; sorted keys make it PyJWT's exact header bytes.
         return try await keys.sign(claims)
     }
+
+    /// The horizon of a session whose refresh token is issued at `now`: its expiry plus the lifetime of
+    /// an access token refreshed at its last moment.
+    public func sessionHorizon(issuedAt now: Int64) -> Int64 { now + refreshLifetime + accessLifetime }
 
     /// Tokens longer than this are refused before any decoding work.
     public static let maximumTokenBytes = 8192
@@ -60,7 +68,7 @@ public struct TokenService: Sendable {
         else { throw .malformed("Not enough segments") }
 
         let headerBytes = try Self.decodeSegment(bytes[..<firstDot], name: "header")
-        let header: [String: JSONValue]
+        let header: JSONObject
         do {
             guard case .object(let object) = try JSONValue.parse(headerBytes) else {
                 throw TokenError.malformed("Invalid header string: must be a json object")
@@ -97,7 +105,7 @@ public struct TokenService: Sendable {
             throw .signatureVerificationFailed
         }
 
-        let claims: [String: JSONValue]
+        let claims: JSONObject
         switch Result(catching: { () throws(JSONValue.ParseError) in try JSONValue.parse(payloadBytes) }) {
         case .success(.object(let object)): claims = object
         case .success: throw .malformed("Invalid payload string: must be a json object")
@@ -107,7 +115,7 @@ public struct TokenService: Sendable {
     }
 
     /// PyJWT 2's claim checks in its order (iat, nbf, exp, sub, jti), then Flask-JWT-Extended's.
-    static func validateClaims(_ claims: [String: JSONValue], now: Int64) throws(TokenError) -> VerifiedToken {
+    static func validateClaims(_ claims: JSONObject, now: Int64) throws(TokenError) -> VerifiedToken {
         if let iat = claims["iat"] {
             guard let value = pythonInt(iat) else { throw .malformed("Issued At claim (iat) must be an integer.") }
             if value > now { throw .notYetValid(claim: "iat") }
@@ -126,9 +134,8 @@ public struct TokenService: Sendable {
             if value <= now { throw .expired }
             expiresAt = value
         }
-        if let aud = claims["aud"], aud != .null, aud != .string(""), aud != .array([]) {
-            throw .malformed("Invalid audience")
-        }
+        // `aud` and `iss` are not checked: Flask-JWT-Extended verifies them only when an audience or
+        // issuer is configured, and authfn has none to check against.
         if let sub = claims["sub"], sub.stringValue == nil { throw .malformed("Subject must be a string") }
         if let jti = claims["jti"], jti.stringValue == nil { throw .malformed("JWT ID must be a string") }
         guard let subject = claims["sub"]?.stringValue else { throw .missingClaim("sub") }
@@ -143,6 +150,7 @@ public struct TokenService: Sendable {
     /// strings must spell an integer; anything else is refused.
     static func pythonInt(_ value: JSONValue) -> Int64? {
         switch value {
+        case .integer(let number): return number
         case .number(let number):
             guard number.isFinite, abs(number) < 9.2e18 else { return nil }
             return Int64(number.rounded(.towardZero))
@@ -152,28 +160,39 @@ public struct TokenService: Sendable {
         }
     }
 
-    private static let base64URLAlphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    /// PyJWT's segment decoding: up to two trailing "=", URL-safe alphabet only, no impossible lengths.
+    /// Each segment must be canonical unpadded base64url (RFC 7515 §2): the URL-safe alphabet, no `=`,
+    /// no impossible length, and zero bits after the last byte. PyJWT accepts padding and ignores the
+    /// spare bits, so one signature has several spellings that all verify; authfn accepts exactly one.
+    /// Refusals use PyJWT's words for a bad segment ("Invalid header padding", …).
     static func decodeSegment(_ segment: ArraySlice<UInt8>, name: String) throws(TokenError) -> [UInt8] {
-        var stripped = segment
-        var padding = 0
-        while stripped.last == UInt8(ascii: "=") {
-            stripped.removeLast()
-            padding += 1
-        }
-        guard padding <= 2, padding == 0 || segment.count % 4 == 0, stripped.count % 4 != 1,
-            stripped.allSatisfy({ base64URLAlphabet.contains($0) })
-        else { throw .malformed("Invalid \(name) padding") }
-        var standard = stripped.map { byte -> UInt8 in
-            switch byte {
-            case UInt8(ascii: "-"): UInt8(ascii: "+")
-            case UInt8(ascii: "_"): UInt8(ascii: "/")
-            default: byte
+        guard segment.count % 4 != 1 else { throw .malformed("Invalid \(name) padding") }
+        var output: [UInt8] = []
+        output.reserveCapacity(segment.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in segment {
+            guard let value = base64URLValue(byte) else { throw .malformed("Invalid \(name) padding") }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
             }
         }
-        while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
-        guard let data = Data(base64Encoded: Data(standard)) else { throw .malformed("Invalid \(name) padding") }
-        return Array(data)
+        // 2 or 4 bits left over: they must be zero, or another spelling of these bytes would verify too.
+        guard accumulator == 0 else { throw .malformed("Invalid \(name) padding") }
+        return output
+    }
+
+    private static func base64URLValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "-"): 62
+        case UInt8(ascii: "_"): 63
+        default: nil
+        }
     }
 }

@@ -23,8 +23,16 @@ public struct PasswordPolicy: Sendable, Equatable {
 
     public static let seed = PasswordPolicy()
 
+    /// Whether `password` is small enough in bytes to be counted, compared or hashed at all: a
+    /// longer one can be neither acceptable nor stored, so logins refuse it without running the KDF.
+    public func mayCheck(_ password: String) -> Bool {
+        TextBounds.fits(password, characters: maximumLength)
+    }
+
     /// One message per unmet requirement; empty when the password is acceptable.
     public func problems(_ password: String, username: String? = nil, email: String? = nil) -> [String] {
+        guard mayCheck(password) else { return ["Password must be at most \(maximumLength) characters long."] }
+        guard TextBounds.isStreamSafe(password) else { return [TextBounds.combiningMessage("Password")] }
         let length = password.count
         if length > maximumLength {
             return ["Password must be at most \(maximumLength) characters long."]

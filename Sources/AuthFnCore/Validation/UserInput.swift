@@ -23,32 +23,41 @@ enum UserInput {
     static let notString = "Not a valid string."
     static let notEmail = "Not a valid email address."
 
+    static let maximumUsernameLength = 80
+    static let maximumEmailLength = 200
+
     static func registration(from body: JSONValue, policy: PasswordPolicy = .seed) throws(ValidationError) -> Registration {
         var errors = ValidationError()
         let fields = try object(body)
-        let username = string(fields, "username", &errors).map { $0.trimming(Trim.whitespaceOrNewline) }
-        let email = string(fields, "email", &errors)
+        let rawUsername = string(fields, "username", &errors)
+        let email = string(fields, "email", &errors, typeError: notEmail)
         let password = string(fields, "password", &errors)
 
-        if let username {
-            if !(1...80).contains(username.count) { errors.add("username", "Length must be between 1 and 80.") }
-            if username.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-                errors.add("username", "Username must not contain control characters.")
-            }
+        var username: String?
+        if let rawUsername {
+            let problems = usernameProblems(rawUsername)
+            for message in problems { errors.add("username", message) }
+            if problems.isEmpty { username = rawUsername.trimming(Trim.whitespaceOrNewline) }
         }
-        if let email { for message in emailProblems(email) { errors.add("email", message) } }
+        var validEmail: String?
+        if let email {
+            let problems = emailProblems(email)
+            for message in problems { errors.add("email", message) }
+            if problems.isEmpty { validEmail = email }
+        }
         if let password {
-            for message in policy.problems(password, username: username, email: email) { errors.add("password", message) }
+            // Compared with the username and email only once those passed their own bounds.
+            for message in policy.problems(password, username: username, email: validEmail) { errors.add("password", message) }
         }
 
-        guard errors.isEmpty, let username, let email, let password else { throw errors }
+        guard errors.isEmpty, let username, let email = validEmail, let password else { throw errors }
         return Registration(username: username, email: email, password: password)
     }
 
     static func credentials(from body: JSONValue) throws(ValidationError) -> Credentials {
         var errors = ValidationError()
         let fields = try object(body)
-        let email = string(fields, "email", &errors)
+        let email = string(fields, "email", &errors, typeError: notEmail)
         let password = string(fields, "password", &errors)
         if let email { for message in emailProblems(email) { errors.add("email", message) } }
         guard errors.isEmpty, let email, let password else { throw errors }
@@ -67,31 +76,72 @@ enum UserInput {
             for message in policy.problems(new, username: user.username, email: user.email) {
                 errors.add("new_password", message)
             }
-            if new == old { errors.add("new_password", "New password must differ from the old one.") }
+            // Compared as bytes, as the KDF sees them: "Å" and "A\u{30A}" are different passwords.
+            if let old, new.bytesEqual(old) { errors.add("new_password", "New password must differ from the old one.") }
         }
         guard errors.isEmpty, let old, let new else { throw errors }
         return (old, new)
     }
 
-    private static func object(_ body: JSONValue) throws(ValidationError) -> [String: JSONValue] {
+    private static func object(_ body: JSONValue) throws(ValidationError) -> JSONObject {
         guard case .object(let fields) = body else { throw ValidationError(["_schema": ["Invalid input type."]]) }
         return fields
     }
 
-    private static func string(_ fields: [String: JSONValue], _ name: String, _ errors: inout ValidationError) -> String? {
+    /// A string field; a value of another type gets `typeError` (marshmallow's `Email` field reports
+    /// its own "invalid" message for that, not `String`'s).
+    private static func string(
+        _ fields: JSONObject, _ name: String, _ errors: inout ValidationError, typeError: String = notString
+    ) -> String? {
         switch fields[name] {
         case nil: errors.add(name, missing)
         case .null?: errors.add(name, null)
         case .string(let value)?: return value
-        default: errors.add(name, notString)
+        default: errors.add(name, typeError)
         }
         return nil
+    }
+
+    /// 1–80 characters once trimmed, each a visible, assigned one.
+    ///
+    /// Checked in order of cost, so that no input makes the expensive steps slow: the size in bytes
+    /// first (`TextBounds`), then the run length of combining marks, and only then characters are
+    /// counted and the name is normalised (NFKC and case folding, for the uniqueness key).
+    static func usernameProblems(_ raw: String) -> [String] {
+        let length = "Length must be between 1 and \(maximumUsernameLength)."
+        guard TextBounds.fits(raw, characters: maximumUsernameLength) else { return [length] }
+        guard TextBounds.isStreamSafe(raw) else { return [TextBounds.combiningMessage("Username")] }
+        let username = raw.trimming(Trim.whitespaceOrNewline)
+        var problems: [String] = []
+        if !(1...maximumUsernameLength).contains(username.count) { problems.append(length) }
+        if username.unicodeScalars.contains(where: isRefusedInUsername) {
+            problems.append("Username must not contain control, invisible, bidirectional-control or unassigned characters.")
+        }
+        return problems
+    }
+
+    /// Characters that make a name look like another or hide part of it: controls (Cc), format
+    /// characters (Cf: ZERO WIDTH JOINER and NON-JOINER, soft hyphen, word joiner, BOM, the bidi
+    /// embeddings, overrides and isolates), anything Unicode marks Default_Ignorable (ZERO WIDTH SPACE,
+    /// COMBINING GRAPHEME JOINER, variation selectors, Hangul fillers), bidi controls, line and
+    /// paragraph separators, private-use, surrogate and unassigned code points. RFC 8265's
+    /// IdentifierClass refuses all of these too; spaces, punctuation and symbols stay allowed, as the
+    /// seed app allowed them, and NFKC plus case folding make the uniqueness key.
+    static func isRefusedInUsername(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .control, .format, .unassigned, .privateUse, .surrogate, .lineSeparator, .paragraphSeparator: return true
+        default: return properties.isDefaultIgnorableCodePoint || properties.isBidiControl
+        }
     }
 
     /// An address `local@domain`: a dot-atom local part (RFC 5322, as marshmallow accepts it) and a
     /// domain of at least two DNS labels whose last is not numeric. Letters beyond ASCII are allowed.
     static func emailProblems(_ email: String) -> [String] {
-        if email.count > 200 { return ["Longer than maximum length 200."] }
+        let tooLong = "Longer than maximum length \(maximumEmailLength)."
+        guard TextBounds.fits(email, characters: maximumEmailLength) else { return [tooLong] }
+        guard TextBounds.isStreamSafe(email) else { return [notEmail] }
+        if email.count > maximumEmailLength { return [tooLong] }
         guard let at = email.lastIndex(of: "@") else { return [notEmail] }
         let local = email[..<at]
         let domain = email[email.index(after: at)...]
@@ -110,5 +160,40 @@ enum UserInput {
             }
             && labels.last.map { $0.count >= 2 && !$0.allSatisfy(\.isNumber) } == true
         return localOK && domainOK ? [] : [notEmail]
+    }
+}
+
+/// Bounds checked before any Unicode work on a client's text: grapheme counting, normalisation and
+/// case mapping can cost more than linear time on hostile input (a 20,000-mark username took 2.3 s to
+/// normalise), so text must first be small in bytes and free of long runs of combining marks.
+public enum TextBounds {
+    /// At most this many UTF-8 bytes per character a field allows. No real character of a name or a
+    /// password needs more than a few; the bound only has to make later work proportional to the limit.
+    public static let bytesPerCharacter = 8
+
+    /// UAX #15's stream-safe limit: at most this many consecutive non-starters (combining marks).
+    public static let maximumCombiningRun = 30
+
+    /// Whether `text` can be at most `characters` characters long without counting them.
+    static func fits(_ text: String, characters: Int) -> Bool {
+        text.utf8.count <= characters * bytesPerCharacter
+    }
+
+    /// No more than `maximumCombiningRun` consecutive scalars with a non-zero canonical combining class.
+    static func isStreamSafe(_ text: String) -> Bool {
+        var run = 0
+        for scalar in text.unicodeScalars {
+            if scalar.properties.canonicalCombiningClass == .notReordered {
+                run = 0
+            } else {
+                run += 1
+                if run > maximumCombiningRun { return false }
+            }
+        }
+        return true
+    }
+
+    static func combiningMessage(_ field: String) -> String {
+        "\(field) must not contain more than \(maximumCombiningRun) combining marks in a row."
     }
 }

@@ -152,9 +152,9 @@ func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> 
 }
 
 func request(_ method: String, _ path: String, body: JSONValue? = nil, headers: [String: String] = [:]) -> [UInt8] {
-    var envelope: [String: JSONValue] = ["method": .string(method), "path": .string(path)]
+    var envelope: JSONObject = ["method": .string(method), "path": .string(path)]
     if let body { envelope["body"] = body }
-    if !headers.isEmpty { envelope["headers"] = .object(headers.mapValues(JSONValue.string)) }
+    if !headers.isEmpty { envelope["headers"] = .object(JSONObject(headers.mapValues(JSONValue.string))) }
     return JSONValue.object(envelope).encoded()
 }
 
