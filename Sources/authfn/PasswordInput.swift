@@ -18,7 +18,8 @@ enum PasswordInput {
 
     /// One line from the terminal with echo off (restored afterwards, also when the read fails).
     private static func prompt(_ text: String) -> Result<String, Admin.PasswordInputProblem> {
-        StandardIO.writeError(text)
+        // Echo goes off before the prompt appears, so nothing typed after it is ever shown (or, as
+        // TCSAFLUSH would do to input typed after the prompt, thrown away).
         var saved = termios()
         let canHide = tcgetattr(0, &saved) == 0
         if canHide {
@@ -26,8 +27,9 @@ enum PasswordInput {
             quiet.c_lflag &= ~tcflag_t(ECHO)
             tcsetattr(0, TCSAFLUSH, &quiet)
         }
+        StandardIO.writeError(text)
         defer {
-            if canHide { tcsetattr(0, TCSAFLUSH, &saved) }
+            if canHide { tcsetattr(0, TCSANOW, &saved) }
             StandardIO.writeError("\n")
         }
         var line: [UInt8] = []

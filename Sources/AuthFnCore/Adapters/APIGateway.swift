@@ -99,12 +99,11 @@ enum APIGateway {
             throw .wrongType(field: field, expected: multi ? "an object of string arrays" : "an object of strings")
         }
         var result: [(String, [String])] = []
-        var seen = Headers()
-        for (name, member) in members.sorted {
+        var seen = Headers(minimumCapacity: headers ? members.count : 0)
+        for (name, member) in members {
             if headers {
                 guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
-                guard !seen.contains(name) else { throw .duplicateHeader(name.asciiLowercased) }
-                seen[name] = ""
+                guard seen.addNew(name, "") else { throw .duplicateHeader(name.asciiLowercased) }
             }
             if multi {
                 guard let items = member.arrayValue, case let texts = items.compactMap(\.stringValue), texts.count == items.count else {

@@ -61,7 +61,7 @@ public struct Configuration: Sendable, Equatable {
             read: { $0 }, show: { .string($0) }),
         .custom(
             "AUTHFN_PASSWORD_HASH", \.passwordMethod,
-            "how new passwords are hashed, in Werkzeug's method syntax: `scrypt:N:r:p` or `pbkdf2:sha256:ITERATIONS` ([bounds](#passwords))",
+            "how new passwords are hashed, in Werkzeug's method syntax: `scrypt:N:r:p` or `pbkdf2:sha256:ITERATIONS` ([bounds](#password-hashes))",
             reason:
                 "'%' is not a supported method; use scrypt:N:r:p (N a power of two up to 2^18, 128·N·r·p at most 256 MiB) or pbkdf2:sha256:ITERATIONS (at most 2,000,000)",
             read: PasswordHasher.parseMethod, show: { .string($0.description) }),

@@ -55,7 +55,8 @@ extension Setting {
         _ summary: String
     ) -> Setting {
         custom(
-            name, path, summary, reason: "'%' is not a whole number from \(range.lowerBound) to \(range.upperBound)",
+            name, path, "\(summary) (\(range.lowerBound)–\(range.upperBound))",
+            reason: "'%' is not a whole number from \(range.lowerBound) to \(range.upperBound)",
             read: { text in Value(text).flatMap { range.contains($0) ? $0 : nil } }, show: { .int($0) })
     }
 

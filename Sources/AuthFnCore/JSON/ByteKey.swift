@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A dictionary key compared, hashed and ordered by its UTF-8 bytes.
 ///
 /// `String`'s own `==`, `<` and `hash(into:)` work on Unicode canonical equivalence: every non-ASCII
@@ -15,7 +23,7 @@ public struct ByteKey: Sendable, Hashable, Comparable, ExpressibleByStringLitera
     public var description: String { string }
 
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
-        lhs.string.utf8.count == rhs.string.utf8.count && lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        lhs.string.utf8.count == rhs.string.utf8.count && compare(lhs, rhs) == 0
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -23,8 +31,21 @@ public struct ByteKey: Sendable, Hashable, Comparable, ExpressibleByStringLitera
         string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    public static func < (lhs: ByteKey, rhs: ByteKey) -> Bool {
-        lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
+    public static func < (lhs: ByteKey, rhs: ByteKey) -> Bool { compare(lhs, rhs) < 0 }
+
+    /// `memcmp` order, shorter first on a common prefix.
+    private static func compare(_ lhs: ByteKey, _ rhs: ByteKey) -> Int {
+        var a = lhs.string, b = rhs.string
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                if common > 0, let xBase = x.baseAddress, let yBase = y.baseAddress {
+                    let order = memcmp(xBase, yBase, common)
+                    if order != 0 { return Int(order) }
+                }
+                return x.count - y.count
+            }
+        }
     }
 }
 

@@ -11,6 +11,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         storage = Dictionary(uniqueKeysWithValues: members.map { (ByteKey($0.key), $0.value) })
     }
 
+    /// Members in order; a name given twice keeps its last value, as in Python's `json`.
+    init(members: [(key: String, value: JSONValue)]) {
+        storage = Dictionary(minimumCapacity: members.count)
+        for member in members { storage[ByteKey(member.key)] = member.value }
+    }
+
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         storage = Dictionary(elements.map { (ByteKey($0.0), $0.1) }, uniquingKeysWith: { _, last in last })
     }

@@ -64,12 +64,14 @@ struct JSONParser {
 
     private mutating func parseObject() throws(JSONValue.ParseError) -> JSONValue {
         try enter()
-        var members = JSONObject()
+        // Members are collected first and hashed into a table of the right size once: growing the table
+        // member by member rehashed every key at each doubling.
+        var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(members)
+            return .object(JSONObject())
         }
         while true {
             skipWhitespace()
@@ -79,7 +81,7 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue()
+            members.append((key, try parseValue()))
             skipWhitespace()
             guard index < bytes.count else { throw fail("unterminated object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -89,7 +91,7 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
             index += 1
             depth -= 1
-            return .object(members)
+            return .object(JSONObject(members: members))
         }
     }
 
@@ -176,6 +178,7 @@ struct JSONParser {
         let start = index
         var decoded: [UInt8] = []
         var escaped = false
+        var ascii = true
         var runStart = index
         while index < bytes.count {
             let byte = bytes[index]
@@ -185,6 +188,9 @@ struct JSONParser {
                 if escaped {
                     decoded.append(contentsOf: bytes[runStart..<index])
                     text = String(validating: decoded, as: UTF8.self)
+                } else if ascii {
+                    // ASCII is valid UTF-8: copied without the generic validator (most keys and values).
+                    text = Self.asciiString(bytes[start..<index])
                 } else {
                     text = String(validating: bytes[start..<index], as: UTF8.self)
                 }
@@ -192,18 +198,55 @@ struct JSONParser {
                 index += 1
                 return text
             case UInt8(ascii: "\\"):
-                escaped = true
-                decoded.append(contentsOf: bytes[runStart..<index])
+                if !escaped {
+                    escaped = true
+                    decoded.reserveCapacity(index - start + 16)
+                }
+                switch index - runStart {
+                case 0: break
+                case 1: decoded.append(bytes[runStart])
+                default: decoded.append(contentsOf: bytes[runStart..<index])
+                }
                 index += 1
-                UTF8.encode(try parseEscape()) { decoded.append($0) }
+                if index < bytes.count, let simple = Self.simpleEscape(bytes[index]) {
+                    decoded.append(simple)
+                    index += 1
+                } else {
+                    UTF8.encode(try parseEscape()) { decoded.append($0) }
+                }
                 runStart = index
             case 0..<0x20:
                 throw fail("unescaped control character in a string")
+            case 0x80...:
+                ascii = false
+                index += 1
             default:
                 index += 1
             }
         }
         throw fail("unterminated string")
+    }
+
+    private static func asciiString(_ bytes: ArraySlice<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            _ = buffer.initialize(from: bytes)
+            return bytes.count
+        }
+    }
+
+    /// The byte a one-character escape stands for (`\n` → 0x0A), `nil` for `\u` and invalid ones.
+    private static func simpleEscape(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "\""): UInt8(ascii: "\"")
+        case UInt8(ascii: "\\"): UInt8(ascii: "\\")
+        case UInt8(ascii: "/"): UInt8(ascii: "/")
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
+        }
     }
 
     private mutating func parseEscape() throws(JSONValue.ParseError) -> Unicode.Scalar {

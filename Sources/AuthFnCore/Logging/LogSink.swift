@@ -1,5 +1,11 @@
 import Logging
 
+// `struct stat` is declared by CoreFoundation's module as well as Glibc's; release builds attribute
+// it to CoreFoundation, which is linked anyway (Foundation's Unicode tables).
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -27,14 +33,14 @@ public enum LogDestination: Sendable, Equatable {
     public static func choose(logFile: String?, standardErrorIsSocket: Bool, syslogPath: String = syslogSocket) -> LogDestination {
         if let logFile, !logFile.isEmpty { return .file(logFile) }
         guard standardErrorIsSocket else { return .standardError }
-        var info = stat()
+        var info = Glibc.stat()
         guard stat(syslogPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return .none }
         return .syslog(syslogPath)
     }
 
     /// Whether file descriptor 2 is a socket.
     public static var standardErrorIsSocket: Bool {
-        var info = stat()
+        var info = Glibc.stat()
         return fstat(2, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
     }
 }

@@ -15,7 +15,7 @@ import CryptoExtras
 ///
 /// Salt and password enter the KDF as their UTF-8 bytes, exactly as Werkzeug encodes them.
 public struct PasswordHasher: Sendable, Equatable {
-    public enum Method: Sendable, Equatable, CustomStringConvertible {
+    public enum Method: Sendable, Hashable, CustomStringConvertible {
         case scrypt(n: Int, r: Int, p: Int)
         case pbkdf2(hash: String, iterations: Int)
 

@@ -115,14 +115,14 @@ public enum Envelope {
     /// different case (`Authorization` and `authorization` would otherwise leave it to key order
     /// which one counts).
     static func headers(_ members: JSONObject) throws(EnvelopeError) -> Headers {
-        var headers = Headers()
-        for (name, value) in members.sorted {
+        var headers = Headers(minimumCapacity: members.count)
+        // In no particular order: no name may be given twice, so none can take precedence.
+        for (name, value) in members {
             guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
             guard case .string(let text) = value else {
                 throw .wrongType(field: "headers.\(name)", expected: "a string")
             }
-            guard !headers.contains(name) else { throw .duplicateHeader(name.asciiLowercased) }
-            headers[name] = text
+            guard headers.addNew(name, text) else { throw .duplicateHeader(name.asciiLowercased) }
         }
         return headers
     }

@@ -51,6 +51,14 @@ public struct Headers: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     /// Whether a field with this name (in any case) is present.
     public func contains(_ name: String) -> Bool { fields[ByteKey(name.asciiLowercased)] != nil }
 
+    public init(minimumCapacity: Int) { fields = Dictionary(minimumCapacity: minimumCapacity) }
+
+    /// Adds a field whose name (in any case) is not present yet; `false`, changing nothing that
+    /// matters, when it is.
+    mutating func addNew(_ name: String, _ value: String) -> Bool {
+        fields.updateValue((name, value), forKey: ByteKey(name.asciiLowercased)) == nil
+    }
+
     /// Name/value pairs as first spelled, sorted by lowercased name.
     public var all: [(name: String, value: String)] {
         fields.keys.sorted().compactMap { fields[$0] }

@@ -7,6 +7,12 @@ import Synchronization
     import Foundation
 #endif
 
+// `struct stat` is declared by CoreFoundation's module as well as Glibc's; release builds attribute
+// it to CoreFoundation, which is linked anyway (Foundation's Unicode tables).
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -60,7 +66,7 @@ public final class FileStore: Store {
     public init(directory: String, create: Bool = true) throws(StoreError) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         if !create {
-            var info = stat()
+            var info = Glibc.stat()
             if lstat(self.directory + "/authfn.json", &info) != 0 { throw .noDataDirectory(path: self.directory) }
         }
         root = try Directory.openRoot(self.directory, create: create)
@@ -295,6 +301,9 @@ public final class FileStore: Store {
             for change in changes { if let id = try batch.apply(change) { ids.append(id) } }
             try batch.finish()
             guard !batch.writes.isEmpty else { return ids }
+            // Every directory the batch writes into opens (or is made) before the commit point, so that a
+            // planted link or a permission problem fails the commit instead of a later replay.
+            for write in batch.writes where write.bytes != nil { _ = try directory(Self.split(write.path).directory, create: true) }
 
             let journal: JSONValue = .object([
                 "writes": .array(

@@ -36,6 +36,9 @@ public final class InMemoryStore: Store {
     }
 
     public var userCount: Int { state.withLock { $0.users.count } }
+
+    /// Sets the id the next user gets (for tests of ids near the top of the range).
+    public func setNextUserID(_ id: Int) { state.withLock { $0.nextID = id } }
     public var revocationCount: Int { state.withLock { $0.revocations.count } }
     public var throttleCount: Int { state.withLock { $0.throttles.count } }
 

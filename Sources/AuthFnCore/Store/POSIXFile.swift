@@ -1,5 +1,11 @@
 import Synchronization
 
+// `struct stat` is declared by CoreFoundation's module as well as Glibc's; release builds attribute
+// it to CoreFoundation, which is linked anyway (Foundation's Unicode tables).
+#if canImport(CoreFoundation)
+    import CoreFoundation
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -31,7 +37,7 @@ final class Directory: Sendable {
     /// `StoreError.noDataDirectory` when not). Refuses a symbolic link and a directory that group or
     /// others may write, saying how to fix it.
     static func openRoot(_ path: String, create: Bool) throws(StoreError) -> Directory {
-        var info = stat()
+        var info = Glibc.stat()
         if lstat(path, &info) != 0 {
             guard errno == ENOENT else { throw .io(operation: "stat", path: path, errno: errno) }
             guard create else { throw .noDataDirectory(path: path) }
@@ -52,7 +58,7 @@ final class Directory: Sendable {
 
     /// Refuses a directory that group or others may write: they could plant files or links in it.
     func checkPermissions(shownAs path: String) throws(StoreError) {
-        var info = stat()
+        var info = Glibc.stat()
         if fstat(descriptor, &info) != 0 { throw .io(operation: "stat", path: path, errno: errno) }
         if info.st_mode & 0o022 != 0 {
             throw .unsafe(path: path, reason: "is writable by group or others; fix it with: chmod go-w '\(path)'")
@@ -114,7 +120,7 @@ final class Directory: Sendable {
     }
 
     func exists(_ name: String) -> Bool {
-        var info = stat()
+        var info = Glibc.stat()
         return fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0
     }
 

@@ -30,8 +30,10 @@ struct TestHarness {
         app = await Self.app(store: store, now: now, seed: seed, settings: settings)
     }
 
-    static func app(store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings()) async -> App {
-        let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: 2_592_000)
+    static func app(
+        store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), refreshLifetime: Int64 = 2_592_000
+    ) async -> App {
+        let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: refreshLifetime)
         return App(
             context: Context(
                 store: store, time: .fixed(now), random: SeededRandomSource(seed: seed), hasher: cheapHasher,
@@ -171,6 +173,14 @@ extension App {
 
     func login(_ email: String = "oluch@gmail.com", password: String) async -> Response {
         await send("POST", "/v1/user/login", body: ["email": .string(email), "password": .string(password)])
+    }
+
+    /// A login from the client at `address` (as a launcher or API Gateway would report it).
+    func login(_ email: String = "oluch@gmail.com", password: String = seedPassword, from address: String) async -> Response {
+        var request = Request(
+            method: "POST", path: "/v1/user/login", body: .json(["email": .string(email), "password": .string(password)]))
+        request.clientAddress = address
+        return await handle(request)
     }
 }
 
