@@ -341,9 +341,14 @@ struct ConfigCommand: AsyncParsableCommand {
 /// Builds the handler's context from the environment: configuration, data directory, secret, clock,
 /// randomness, logging.
 enum Runtime {
-    /// The process's logger; its destination and level are set by `bootstrapLogging`, which every
-    /// entry point calls before the first line is logged.
-    static let logger = Logger(label: "authfn")
+    /// The process's logger. Its destination and level are set by `bootstrapLogging`: by `load` (with
+    /// the configuration's level) before anything is logged, or, on a path that logs before loading,
+    /// here from the environment's text — never swift-log's default handler, which writes to stderr
+    /// whatever it is.
+    static let logger: Logger = {
+        bootstrapLogging(environment: ProcessInfo.processInfo.environment, configuration: nil)
+        return Logger(label: "authfn")
+    }()
 
     struct Loaded {
         var configuration: Configuration
@@ -487,7 +492,8 @@ enum Runtime {
         if failure != nil, !isSocket { sink = LogSink(.standardError) }
         let chosen = sink
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, sink: chosen, level: level) }
-        if let failure { logger.error("log file unusable, logging to stderr instead: \(failure)") }
+        // A logger of its own: `Runtime.logger` may be what is being initialised.
+        if let failure { Logger(label: "authfn").error("log file unusable, logging to stderr instead: \(failure)") }
     }
 }
 

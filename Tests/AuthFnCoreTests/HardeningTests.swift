@@ -375,6 +375,14 @@ import Testing
         }
     }
 
+    @Test(.bug(id: "9.12"), arguments: ["Authorization", "authorization", "Content-Type"])
+    func twoSingletonHeadersAreABadRequest(_ second: String) {
+        let first = second == "Content-Type" ? "content-type" : "Authorization"
+        #expect(throws: HTTPError.badRequest("more than one \(second) header")) {
+            try HTTP1.parseHead(Array("GET / HTTP/1.1\r\nHost: x\r\n\(first): a\r\n\(second): b\r\n\r\n".utf8))
+        }
+    }
+
     // MARK: 13 — one spelling per token
 
     @Test(.bug(id: "9.13", "only canonical base64url verifies"))

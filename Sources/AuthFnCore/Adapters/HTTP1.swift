@@ -76,6 +76,10 @@ public enum HTTP1 {
             case "host":
                 // RFC 9112 §3.2: a request with more than one Host field is answered 400.
                 if headers.contains("Host") { throw .badRequest("more than one Host header") }
+            case "authorization", "content-type":
+                // Not lists (RFC 9110 §11.6.2, §8.3): two of them cannot be combined, and which one counts
+                // would depend on who reads them.
+                if headers.contains(name) { throw .badRequest("more than one \(name) header") }
             default:
                 break
             }
