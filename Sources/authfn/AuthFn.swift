@@ -379,7 +379,7 @@ enum Runtime {
         let store: FileStore
         let secret: [UInt8]
         do {
-            store = try FileStore(directory: config.dataDirectory, create: create)
+            store = try FileStore(directory: config.dataDirectory, create: create, logger: logger)
             switch config.secret {
             case .configured(let bytes): secret = bytes
             // Admin commands never sign: they neither read nor create the generated secret.

@@ -1,4 +1,5 @@
 import Crypto
+import Logging
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -52,6 +53,9 @@ public final class FileStore: Store {
     public static let formatVersion = 2
 
     public let directory: String
+    /// Where a failure after a commit point is reported: the change is committed and the next reader
+    /// finishes it, so no request fails, but the operator should know the disk misbehaved.
+    private let logger: Logger
     private let root: Directory
     private let lock: FileLock
     private let tempCounter = Atomic<Int>(0)
@@ -63,8 +67,12 @@ public final class FileStore: Store {
     /// Opens the data directory at `directory`: creating it (mode 0700) if it is missing and `create`
     /// is set, refusing it (`StoreError.noDataDirectory`) if not. A directory, or a subdirectory, that is
     /// a symbolic link or that group or others may write is refused (`StoreError.unsafe`).
-    public init(directory: String, create: Bool = true) throws(StoreError) {
+    public init(
+        directory: String, create: Bool = true,
+        logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(StoreError) {
         self.directory = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        self.logger = logger
         if !create {
             var info = Glibc.stat()
             if lstat(self.directory + "/authfn.json", &info) != 0 { throw .noDataDirectory(path: self.directory) }
@@ -324,7 +332,13 @@ public final class FileStore: Store {
             }
             // Committed. Should putting the files in place fail, the journal stays and the next reader
             // or writer replays it before it reads anything.
-            try? apply(batch.writes)
+            do throws(StoreError) {
+                try apply(batch.writes)
+            } catch {
+                logger.warning(
+                    "storage failure after a commit: the change is kept in the journal and finished by the next request",
+                    metadata: ["error": "\(error)"])
+            }
             return ids
         }
     }
