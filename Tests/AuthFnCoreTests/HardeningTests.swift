@@ -201,6 +201,9 @@ import Testing
         for _ in 0..<3 { _ = await harness.app.reply(envelope: event("198.51.100.66", "Wrong#pass1")) }
         #expect(await harness.app.reply(envelope: event("198.51.100.66", seedPassword)).response.status == 429)
         #expect(await harness.app.reply(envelope: event("203.0.113.5", seedPassword)).response.status == 200)
+        // A sourceIp that is not a short printable token is ignored, not trusted and not refused.
+        let odd = try Envelope.decodeRequest(event("203.0.113.5 \u{7}" + String(repeating: "x", count: 100), seedPassword))
+        #expect(odd.clientAddress == nil)
     }
 
     // MARK: 5, 6, 7 — revocations that stay revoked

@@ -44,13 +44,11 @@ public struct Configuration: Sendable, Equatable {
 
     /// Every variable authfn reads, in the order the README lists them.
     public static let settings: [Setting] = [
-        .custom(
+        .text(
             "JWT_SECRET_KEY", \.jwtSecretKey, secret: true, default: "generated",
-            "HS256 secret (its UTF-8 bytes, as Flask-JWT-Extended uses it). At least 32 bytes. Unset: a random one is kept in `secret.key` in the data directory",
-            reason: "", read: { $0 }, show: { $0.map(JSONValue.string) ?? .null }),
-        .custom(
-            "SECRET_KEY", \.secretKey, secret: true, "used when `JWT_SECRET_KEY` is unset, as in the Flask app", reason: "",
-            read: { $0 }, show: { $0.map(JSONValue.string) ?? .null }),
+            "HS256 secret (its UTF-8 bytes, as Flask-JWT-Extended uses it). At least 32 bytes. Unset: a random one is kept in `secret.key` in the data directory"
+        ),
+        .text("SECRET_KEY", \.secretKey, secret: true, "used when `JWT_SECRET_KEY` is unset, as in the Flask app"),
         .flag(
             "AUTHFN_ALLOW_WEAK_SECRET", \.allowWeakSecret,
             "accept a configured secret shorter than 32 bytes (for carrying over an old app)"),

@@ -67,12 +67,14 @@ extension Setting {
             read: boolean, show: { .bool($0) })
     }
 
-    /// Free text (a path, say), kept as given.
+    /// Free text (a path, a secret), kept as given.
     static func text(
-        _ name: String, _ path: any WritableKeyPath<Configuration, String?> & Sendable, default defaultText: String? = nil,
-        _ summary: String
+        _ name: String, _ path: any WritableKeyPath<Configuration, String?> & Sendable, secret: Bool = false,
+        default defaultText: String? = nil, _ summary: String
     ) -> Setting {
-        custom(name, path, default: defaultText, summary, reason: "", read: { $0 }, show: { $0.map(JSONValue.string) ?? .null })
+        custom(
+            name, path, secret: secret, default: defaultText, summary, reason: "", read: { $0 },
+            show: { $0.map(JSONValue.string) ?? .null })
     }
 
     /// The one boolean syntax of every variable: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`, in any
