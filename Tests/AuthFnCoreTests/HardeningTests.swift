@@ -208,9 +208,14 @@ import Testing
 
     // MARK: 5, 6, 7 — revocations that stay revoked
 
-    @Test(.bug(id: "9.5", "a revocation outlives its tokens whatever the lifetimes are now"))
-    func shorterLifetimesLaterDoNotResurrectASession() async throws {
-        let store = InMemoryStore()
+    @Test(.bug(id: "9.5", "a revocation outlives its tokens whatever the lifetimes are now"), arguments: [false, true])
+    func shorterLifetimesLaterDoNotResurrectASession(_ onDisk: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            try await Self.shorterLifetimes(onDisk ? try FileStore(directory: dir.path) : InMemoryStore())
+        }
+    }
+
+    static func shorterLifetimes(_ store: any Store) async throws {
         let now: Int64 = 1_767_225_600
         let thirtyDays = await TestHarness.app(store: store, now: now)
         _ = await thirtyDays.send(
@@ -225,9 +230,14 @@ import Testing
         #expect(refreshed.status == 401 && refreshed.body == ["message": "Token has been revoked"])
     }
 
-    @Test(.bug(id: "9.5"))
-    func aRotatedSessionStaysEndedWhenEndedWithAnOlderToken() async throws {
-        let store = InMemoryStore()
+    @Test(.bug(id: "9.5"), arguments: [false, true])
+    func aRotatedSessionStaysEndedWhenEndedWithAnOlderToken(_ onDisk: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            try await Self.rotatedSession(onDisk ? try FileStore(directory: dir.path) : InMemoryStore())
+        }
+    }
+
+    static func rotatedSession(_ store: any Store) async throws {
         let now: Int64 = 1_767_225_600
         var settings = AccountSettings()
         settings.refreshRotation = true
@@ -324,9 +334,14 @@ import Testing
                 == [16, 15, 14, 13].map { .scrypt(n: 1 << $0, r: 8, p: 1) })
     }
 
-    @Test(.bug(id: "9.9"))
-    func storesCountTheMethodsInUse() async throws {
-        let store = InMemoryStore()
+    @Test(.bug(id: "9.9"), arguments: [false, true])
+    func storesCountTheMethodsInUse(_ onDisk: Bool) async throws {
+        try await withTemporaryDirectory { dir in
+            try await Self.countsMethods(onDisk ? try FileStore(directory: dir.path) : InMemoryStore())
+        }
+    }
+
+    static func countsMethods(_ store: any Store) async throws {
         let harness = await TestHarness.app(store: store, now: 1_767_225_600)
         let legacy = try #require(PasswordHasherTests.werkzeugVectors.first { $0.method == "pbkdf2:sha256:150000" })
         try store.commit([
@@ -334,10 +349,10 @@ import Testing
         ])
         _ = await harness.send(
             "POST", "/v1/user/register", body: ["username": "u", "email": "u@example.com", "password": .string(seedPassword)])
-        #expect(store.passwordMethods() == ["pbkdf2:sha256:150000": 1, "scrypt:1024:8:1": 1])
+        #expect(try store.passwordMethods() == ["pbkdf2:sha256:150000": 1, "scrypt:1024:8:1": 1])
         // Rehash-on-login moves the account to the configured method.
         #expect(await harness.login("legacy@example.com", legacy.password).status == 200)
-        #expect(store.passwordMethods() == ["scrypt:1024:8:1": 2])
+        #expect(try store.passwordMethods() == ["scrypt:1024:8:1": 2])
     }
 
     // MARK: 12 — envelopes

@@ -134,12 +134,15 @@ public final class LogSink: Sendable {
     }
 
     /// `Mmm dd hh:mm:ss` in local time.
-    static func syslogTimestamp() -> String {
+    static func syslogTimestamp() -> String { now("%b %e %H:%M:%S", utc: false) }
+
+    /// The current time, second precision, formatted by strftime(3).
+    static func now(_ format: String, utc: Bool) -> String {
         var now = time(nil)
         var parts = tm()
-        localtime_r(&now, &parts)
+        if utc { gmtime_r(&now, &parts) } else { localtime_r(&now, &parts) }
         var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%b %e %H:%M:%S", &parts)
+        let count = strftime(&buffer, buffer.count, format, &parts)
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
@@ -177,12 +180,5 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// ISO 8601 in UTC, to the second.
-    static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func timestamp() -> String { LogSink.now("%Y-%m-%dT%H:%M:%SZ", utc: true) }
 }
