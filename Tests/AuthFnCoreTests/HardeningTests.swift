@@ -137,13 +137,18 @@ import Testing
 
     // MARK: 4 — no client can lock out another
 
-    @Test(.bug(id: "9.4", "an attacker at one address cannot lock the owner out"))
-    func ownerAtAnotherAddressAlwaysGetsIn() async throws {
-        var settings = AccountSettings()
-        settings.loginMaxFailures = 5
-        settings.loginWindow = 60
+    /// The seed user registered, with throttling limits of its own.
+    static func throttled(max: Int, window: Int64 = 60, accountMax: Int = 100) async -> TestHarness {
+        var settings = ThrottleTests.settings(max: max, window: window)
+        settings.loginAccountMaxFailures = accountMax
         let harness = await TestHarness(settings: settings)
         await harness.register()
+        return harness
+    }
+
+    @Test(.bug(id: "9.4", "an attacker at one address cannot lock the owner out"))
+    func ownerAtAnotherAddressAlwaysGetsIn() async throws {
+        let harness = await Self.throttled(max: 5)
         var attackerFailures = 0, attackerAttempts = 0, ownerSuccesses = 0
         // Ten simulated minutes: the attacker tries every second, the owner every 30 seconds.
         for second in stride(from: Int64(0), to: 600, by: 1) {
@@ -160,11 +165,7 @@ import Testing
 
     @Test(.bug(id: "9.4"))
     func theAccountCeilingBoundsADistributedAttack() async throws {
-        var settings = AccountSettings()
-        settings.loginMaxFailures = 3
-        settings.loginAccountMaxFailures = 7
-        let harness = await TestHarness(settings: settings)
-        await harness.register()
+        let harness = await Self.throttled(max: 3, accountMax: 7)
         var statuses: [Int] = []
         for address in 1...4 {
             for _ in 0..<3 { statuses.append(await harness.app.login(password: "Wrong#pass1", from: "192.0.2.\(address)").status) }
@@ -175,10 +176,7 @@ import Testing
 
     @Test(.bug(id: "9.4"))
     func aSuccessClearsOnlyItsOwnClientsCount() async throws {
-        var settings = AccountSettings()
-        settings.loginMaxFailures = 2
-        let harness = await TestHarness(settings: settings)
-        await harness.register()
+        let harness = await Self.throttled(max: 2, window: 900)
         for _ in 0..<2 { _ = await harness.app.login(password: "Wrong#pass1", from: "198.51.100.66") }
         #expect(await harness.app.login(from: "203.0.113.5").status == 200)
         #expect(await harness.app.login(from: "198.51.100.66").status == 429)
@@ -194,10 +192,7 @@ import Testing
             ]
             return event.encoded()
         }
-        var settings = AccountSettings()
-        settings.loginMaxFailures = 2
-        let harness = await TestHarness(settings: settings)
-        await harness.register()
+        let harness = await Self.throttled(max: 2, window: 900)
         for _ in 0..<3 { _ = await harness.app.reply(envelope: event("198.51.100.66", "Wrong#pass1")) }
         #expect(await harness.app.reply(envelope: event("198.51.100.66", seedPassword)).response.status == 429)
         #expect(await harness.app.reply(envelope: event("203.0.113.5", seedPassword)).response.status == 200)

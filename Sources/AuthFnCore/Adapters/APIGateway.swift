@@ -93,10 +93,7 @@ enum APIGateway {
         var result: [(String, [String])] = []
         var seen = Headers(minimumCapacity: headers ? members.count : 0)
         for (name, member) in members {
-            if headers {
-                guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
-                guard seen.addNew(name, "") else { throw .duplicateHeader(name.asciiLowercased) }
-            }
+            if headers { try seen.addReceived(name, "") }
             if multi {
                 guard let items = member.arrayValue, case let texts = items.compactMap(\.stringValue), texts.count == items.count else {
                     throw .wrongType(field: "\(field).\(name.excerpt)", expected: "an array of strings")

@@ -118,11 +118,9 @@ public enum Envelope {
         var headers = Headers(minimumCapacity: members.count)
         // In no particular order: no name may be given twice, so none can take precedence.
         for (name, value) in members {
-            guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
-            guard case .string(let text) = value else {
-                throw .wrongType(field: "headers.\(name)", expected: "a string")
-            }
-            guard headers.addNew(name, text) else { throw .duplicateHeader(name.asciiLowercased) }
+            // The name is checked first (a name that is not a token is not quoted in a message whole).
+            try headers.addReceived(name, value.stringValue ?? "")
+            guard value.stringValue != nil else { throw .wrongType(field: "headers.\(name)", expected: "a string") }
         }
         return headers
     }
@@ -160,4 +158,13 @@ public enum EnvelopeError: Error, Equatable, Sendable {
     case invalidHeaderName(String)
     /// Two header names that differ only in case.
     case duplicateHeader(String)
+}
+
+extension Headers {
+    /// Adds a field as an envelope or an event gives it: the name must be an HTTP token, and not one
+    /// already present in another case.
+    mutating func addReceived(_ name: String, _ value: String) throws(EnvelopeError) {
+        guard HTTPToken.isToken(name) else { throw .invalidHeaderName(name.excerpt) }
+        guard addNew(name, value) else { throw .duplicateHeader(name.asciiLowercased) }
+    }
 }
