@@ -8,12 +8,19 @@ let package = Package(
         .executable(name: "authfn", targets: ["authfn"]),
         .library(name: "AuthFnCore", targets: ["AuthFnCore"]),
     ],
+    traits: [
+        // Off by default: linking postgres-nio (with swift-nio and swift-nio-ssl) costs every
+        // invocation start-up time, file store included, and doubles a clean build. README: "Choosing
+        // a store" has the measurements.
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store (AUTHFN_DATABASE_URL), via vapor/postgres-nio.")
+    ],
     dependencies: [
         // Bounded by major version, as jwt-kit does for its own dependencies.
         .package(url: "https://github.com/vapor/jwt-kit.git", "5.8.0"..<"6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", "1.8.2"..<"2.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", "1.16.2"..<"2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", "1.33.2"..<"2.0.0"),
     ],
     targets: [
         .target(
@@ -23,6 +30,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         .executableTarget(

@@ -58,7 +58,7 @@ struct AuthFn: AsyncParsableCommand {
             come before or after a subcommand.
             """,
         version: Build.version,
-        subcommands: [Handle.self, Users.self, Prune.self, ConfigCommand.self],
+        subcommands: [Handle.self, Users.self, Prune.self, ConfigCommand.self, Database.self],
         defaultSubcommand: Handle.self)
 }
 
@@ -239,10 +239,11 @@ struct Users: AsyncParsableCommand {
         abstract: "Administer accounts in the data directory (no network, no token).",
         discussion: """
             USER is an email address (case-insensitive) or a numeric id. Output is JSON, one user per line. \
-            Exit status: 0 done, 1 no such user or no data directory, 65 password refused (or none given), \
-            74 storage failure, 78 misconfigured.
+            Exit status: 0 done, 1 no such user or no data directory (or an unmigrated database), 3 import \
+            skipped rows, 65 password refused (or none given), 69 database unreachable, 74 storage failure, \
+            78 misconfigured.
             """,
-        subcommands: [List.self, Show.self, Activate.self, Deactivate.self, Delete.self, SetPassword.self])
+        subcommands: [List.self, Show.self, Activate.self, Deactivate.self, Delete.self, SetPassword.self, Import.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every user (never password hashes).")
@@ -376,18 +377,39 @@ enum Runtime {
             logger.warning("AUTHFN_NOW or AUTHFN_SEED is set: clock or randomness is fixed; never use this in production")
         }
         let random: any RandomSource = config.seed.map { SeededRandomSource(seed: $0) } ?? SystemRandomSource()
-        let store: FileStore
+        let store: any Store
         let secret: [UInt8]
-        do {
-            store = try FileStore(directory: config.dataDirectory, create: create, logger: logger)
+        if let url = config.databaseURL {
+            // Nothing is written under the data directory: the secret must be configured.
+            guard StoreLocation.postgresAvailable else {
+                throw ConfigError.invalid(variable: "AUTHFN_DATABASE_URL", reason: StoreLocation.notBuiltIn)
+            }
             switch config.secret {
             case .configured(let bytes): secret = bytes
-            // Admin commands never sign: they neither read nor create the generated secret.
-            case .generated: secret = signing ? try GeneratedSecret.load(from: store, random: random) : random.bytes(32)
+            case .generated:
+                guard !signing else {
+                    throw ConfigError.invalid(
+                        variable: "JWT_SECRET_KEY",
+                        reason:
+                            "required with AUTHFN_DATABASE_URL: every instance must sign with the same secret, and a generated one lives in the data directory"
+                    )
+                }
+                secret = random.bytes(32)
             }
-        } catch {
-            if case StoreError.noDataDirectory = error { throw error }
-            throw ConfigError.dataDirectory("\(config.dataDirectory): \(error)")
+            store = try StoreLocation.database(url).open(create: false, timeout: config.databaseTimeout, logger: logger)
+        } else {
+            do {
+                let files = try FileStore(directory: config.dataDirectory, create: create, logger: logger)
+                store = files
+                switch config.secret {
+                case .configured(let bytes): secret = bytes
+                // Admin commands never sign: they neither read nor create the generated secret.
+                case .generated: secret = signing ? try GeneratedSecret.load(from: files, random: random) : random.bytes(32)
+                }
+            } catch {
+                if case StoreError.noDataDirectory = error { throw error }
+                throw ConfigError.dataDirectory("\(config.dataDirectory): \(error)")
+            }
         }
         let tokens = await TokenService(
             secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime)
@@ -438,11 +460,11 @@ enum Runtime {
 
     /// Runs an admin command: prints each JSON value it returns on its own line, maps failures to
     /// exit statuses.
-    static func admin(_ options: GlobalOptions, _ body: (Admin) throws -> [JSONValue]) async throws {
+    static func admin(_ options: GlobalOptions, create: Bool = false, _ body: (Admin) throws -> [JSONValue]) async throws {
         let context: Context
         do {
             context = try await load(
-                environment: ProcessInfo.processInfo.environment, dataDirectory: options.dataDirectory, create: false,
+                environment: ProcessInfo.processInfo.environment, dataDirectory: options.dataDirectory, create: create,
                 signing: false
             ).context
         } catch StoreError.noDataDirectory(let path) {
@@ -462,6 +484,8 @@ enum Runtime {
         } catch Admin.Failure.unacceptablePassword(let problems) {
             logger.error("password refused: \(problems.joined(separator: " "))")
             throw ExitCode(65)
+        } catch let error as StoreError {
+            throw Database.exit(for: error)
         } catch {
             logger.error("storage failure: \(error)")
             throw ExitCode(74)

@@ -32,6 +32,10 @@ public struct Configuration: Sendable, Equatable {
     public var account = AccountSettings()
     /// `AUTHFN_READ_TIMEOUT`: seconds an HTTP or CGI client has to send its whole request.
     public var readTimeout: Int64 = 10
+    /// `AUTHFN_DATABASE_URL`: the PostgreSQL store instead of the data directory.
+    public var databaseURL: DatabaseURL?
+    /// `AUTHFN_DATABASE_TIMEOUT`: seconds for connecting and for each store call.
+    public var databaseTimeout: Int64 = 5
 
     public static let minimumSecretBytes = 32
 
@@ -52,6 +56,13 @@ public struct Configuration: Sendable, Equatable {
         .flag(
             "AUTHFN_ALLOW_WEAK_SECRET", \.allowWeakSecret,
             "accept a configured secret shorter than 32 bytes (for carrying over an old app)"),
+        .databaseURL(
+            "AUTHFN_DATABASE_URL", \.databaseURL,
+            "keep state in PostgreSQL instead of the data directory: `postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…` ([PostgreSQL](#postgresql)); needs a build with `--traits PostgreSQL` and `JWT_SECRET_KEY`"
+        ),
+        .integer(
+            "AUTHFN_DATABASE_TIMEOUT", \.databaseTimeout, in: 1...300,
+            "seconds to connect to PostgreSQL and for each store call before answering 503"),
         .integer("JWT_ACCESS_TOKEN_EXPIRES", \.accessLifetime, in: 1...315_360_000, "access token lifetime, seconds"),
         .integer("JWT_REFRESH_TOKEN_EXPIRES", \.refreshLifetime, in: 1...315_360_000, "refresh token lifetime, seconds (30 days)"),
         .custom(
@@ -129,6 +140,10 @@ public struct Configuration: Sendable, Equatable {
                     reason:
                         "the secret is \(text.utf8.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)"
                 ))
+        }
+        // libpq's fallback: a URL without a password takes PGPASSWORD's.
+        if config.databaseURL?.password == nil, let password = merged["PGPASSWORD"], !password.isEmpty {
+            config.databaseURL?.password = password
         }
         guard problems.isEmpty else { throw .invalid(problems) }
         return config

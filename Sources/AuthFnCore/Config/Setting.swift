@@ -49,6 +49,24 @@ extension Setting {
             value: { config in show(config[keyPath: path]) })
     }
 
+    /// `AUTHFN_DATABASE_URL`: parsed as libpq would; a refusal names the problem, never the text
+    /// (which holds a password), and `authfn config` shows it without the password.
+    static func databaseURL(_ name: String, _ path: any WritableKeyPath<Configuration, DatabaseURL?> & Sendable, _ summary: String)
+        -> Setting
+    {
+        Setting(
+            name: name, summary: summary, isSecret: false, defaultText: "unset: the data directory",
+            parse: { text, config in
+                switch DatabaseURL.parse(text) {
+                case .success(let url):
+                    config[keyPath: path] = url
+                    return nil
+                case .failure(let error): return "not a usable PostgreSQL URL: \(error)"
+                }
+            },
+            value: { config in config[keyPath: path].map { .string($0.description) } ?? .null })
+    }
+
     /// A whole number in `range`.
     static func integer<Value: FixedWidthInteger & Sendable>(
         _ name: String, _ path: any WritableKeyPath<Configuration, Value> & Sendable, in range: ClosedRange<Value>,

@@ -58,7 +58,11 @@ extension Response {
             self = .message(error.status, error.message, headers: headers)
         case let error as StoreError:
             logger?.error("storage failure", metadata: ["error": "\(error)"])
-            if error.isOutOfSpace {
+            if case .unavailable = error {
+                // Generic: which server, and why, is for the log only.
+                self = .message(
+                    503, "Service unavailable: the database could not be reached; try again later.", headers: ["Retry-After": "5"])
+            } else if error.isOutOfSpace {
                 self = .message(507, "Insufficient storage: the request could not be completed.")
             } else {
                 self = .message(500, "Internal server error: storage failed.")

@@ -212,6 +212,26 @@ public final class FileStore: Store {
         try read { () throws(StoreError) in try loadCounters().methods }
     }
 
+    public func allRevocations() throws(StoreError) -> [RevocationRecord] {
+        try read { () throws(StoreError) in try scan(RevocationRecord.self, in: "revoked") }
+    }
+
+    public func allThrottles() throws(StoreError) -> [ThrottleRecord] {
+        try read { () throws(StoreError) in try scan(ThrottleRecord.self, in: "throttle") }
+    }
+
+    public func nextUserID() throws(StoreError) -> Int {
+        try read { () throws(StoreError) in try loadCounters().nextUserID }
+    }
+
+    private func scan<T: Decodable>(_ type: T.Type, in directory: String) throws(StoreError) -> [T] {
+        var records: [T] = []
+        for name in try self.directory(directory, create: false)?.list() ?? [] where name.hasSuffix(".json") {
+            if let record = try load(type, directory + "/" + name) { records.append(record) }
+        }
+        return records
+    }
+
     /// Runs `body` under the shared lock, first replaying a journal a killed writer left behind.
     private func read<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         while true {
@@ -409,15 +429,26 @@ public final class FileStore: Store {
                 current.nextUserID = id + 1
                 counters = current
                 countersChanged = true
-                try count(user.passwordMethod, 1)
-                put(FileStore.userPath(id), try FileStore.encode(user))
-                put(
-                    FileStore.indexPath(kind: "username", key: usernameKey),
-                    (["username": .string(usernameKey), "id": .int(id)] as JSONValue).encoded())
-                put(
-                    FileStore.indexPath(kind: "email", key: emailKey),
-                    (["email": .string(emailKey), "id": .int(id)] as JSONValue).encoded())
+                try add(user, usernameKey: usernameKey, emailKey: emailKey)
                 return id
+            case .insertUser(let user):
+                let usernameKey = UserRecord.canonicalUsername(user.username)
+                let emailKey = UserRecord.canonicalEmail(user.email)
+                guard user.id > 0, try contents(FileStore.userPath(user.id)) == nil else { throw .conflict(.user) }
+                if try index("username", usernameKey) != nil { throw .conflict(.username) }
+                if try index("email", emailKey) != nil { throw .conflict(.email) }
+                var current = try loadedCounters()
+                if user.id >= current.nextUserID { current.nextUserID = user.id == Int.max ? Int.max : user.id + 1 }
+                counters = current
+                countersChanged = true
+                try add(user, usernameKey: usernameKey, emailKey: emailKey)
+            case .advanceUserIDs(let id):
+                var current = try loadedCounters()
+                if id > current.nextUserID {
+                    current.nextUserID = id
+                    counters = current
+                    countersChanged = true
+                }
             case .updateUser(let user):
                 guard let old = try self.user(user.id), InMemoryStore.sameKeys(old, user) else { throw .conflict(.user) }
                 if old.passwordMethod != user.passwordMethod {
@@ -450,6 +481,18 @@ public final class FileStore: Store {
                 if try contents(relative) != nil { put(relative, nil) }
             }
             return nil
+        }
+
+        /// Stages a new user's record, its two index entries and its password method's count.
+        private mutating func add(_ user: UserRecord, usernameKey: String, emailKey: String) throws(StoreError) {
+            try count(user.passwordMethod, 1)
+            put(FileStore.userPath(user.id), try FileStore.encode(user))
+            put(
+                FileStore.indexPath(kind: "username", key: usernameKey),
+                (["username": .string(usernameKey), "id": .int(user.id)] as JSONValue).encoded())
+            put(
+                FileStore.indexPath(kind: "email", key: emailKey),
+                (["email": .string(emailKey), "id": .int(user.id)] as JSONValue).encoded())
         }
 
         private mutating func mark(_ relative: String, expiresAt: Int64) {

@@ -35,6 +35,12 @@ public final class InMemoryStore: Store {
         state.withLock { state in state.users.values.reduce(into: [:]) { $0[$1.passwordMethod, default: 0] += 1 } }
     }
 
+    public func allRevocations() -> [RevocationRecord] { state.withLock { Array($0.revocations.values) } }
+
+    public func allThrottles() -> [ThrottleRecord] { state.withLock { Array($0.throttles.values) } }
+
+    public func nextUserID() -> Int { state.withLock { $0.nextID } }
+
     public var userCount: Int { state.withLock { $0.users.count } }
 
     /// Sets the id the next user gets (for tests of ids near the top of the range).
@@ -61,6 +67,18 @@ public final class InMemoryStore: Store {
                     next.byUsername[username] = user.id
                     next.byEmail[email] = user.id
                     ids.append(user.id)
+                case .insertUser(let user):
+                    let username = UserRecord.canonicalUsername(user.username)
+                    let email = UserRecord.canonicalEmail(user.email)
+                    guard user.id > 0, next.users[user.id] == nil else { throw .conflict(.user) }
+                    if next.byUsername[username] != nil { throw .conflict(.username) }
+                    if next.byEmail[email] != nil { throw .conflict(.email) }
+                    next.users[user.id] = user
+                    next.byUsername[username] = user.id
+                    next.byEmail[email] = user.id
+                    if user.id >= next.nextID { next.nextID = user.id == Int.max ? Int.max : user.id + 1 }
+                case .advanceUserIDs(let id):
+                    next.nextID = max(next.nextID, id)
                 case .updateUser(let user):
                     guard let old = next.users[user.id], Self.sameKeys(old, user) else { throw .conflict(.user) }
                     next.users[user.id] = user

@@ -20,6 +20,12 @@ public protocol Store: Sendable {
     /// How many stored password hashes use each method (`UserRecord.passwordMethod`), so that a login
     /// for an unknown email can cost what one for a registered account costs.
     func passwordMethods() throws(StoreError) -> [String: Int]
+    /// Every revocation record (including session horizons), in no particular order: `db copy` only.
+    func allRevocations() throws(StoreError) -> [RevocationRecord]
+    /// Every failed-login record, in no particular order: `db copy` only.
+    func allThrottles() throws(StoreError) -> [ThrottleRecord]
+    /// The id the next `.createUser` gets (ids are never reused, so this can exceed every stored id + 1).
+    func nextUserID() throws(StoreError) -> Int
     /// Applies every change or none. Returns the ids assigned to `.createUser` changes, in order.
     @discardableResult
     func commit(_ changes: [Change]) throws(StoreError) -> [Int]
@@ -30,6 +36,12 @@ public protocol Store: Sendable {
 }
 
 extension Store {
+    /// Whether the store holds nothing at all: no user, revocation or throttle record, and no id used.
+    public func isEmpty() throws(StoreError) -> Bool {
+        guard try nextUserID() == 1, try allUsers().isEmpty, try allRevocations().isEmpty else { return false }
+        return try allThrottles().isEmpty
+    }
+
     public func isRevoked(jti: String) throws(StoreError) -> Bool {
         try revocation(RevocationRecord.key(.token, jti)) != nil
     }
@@ -40,6 +52,11 @@ public enum Change: Sendable, Equatable {
     /// A new user; the store assigns `id` (the value given is ignored). Fails the whole batch with
     /// `StoreError.conflict` when the canonical username or email is taken.
     case createUser(UserRecord)
+    /// A user with the id it has (`db copy`, `users import`): `conflict(.user)` when the id is taken,
+    /// `.username`/`.email` as for `.createUser`. Later `.createUser`s get ids above it.
+    case insertUser(UserRecord)
+    /// Makes the next `.createUser` id at least `id` (carrying an id counter over in `db copy`).
+    case advanceUserIDs(to: Int)
     /// Replaces an existing user (same id, same canonical username and email); `conflict(.user)` if gone.
     case updateUser(UserRecord)
     /// Removes a user and its index entries; `conflict(.user)` if there is none.
@@ -72,6 +89,13 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsafe(path: String, reason: String)
     /// A counter has reached its largest value.
     case exhausted(String)
+    /// The database cannot be reached, refuses the credentials, or did not answer in time (503). The
+    /// text never carries the URL's password.
+    case unavailable(String)
+    /// The database has no authfn schema, or an older one: `authfn db migrate` fixes it.
+    case notMigrated(String)
+    /// The database answered with an error authfn did not expect (SQLSTATE and message, no values).
+    case database(String)
 
     public var isOutOfSpace: Bool {
         if case .io(_, _, let code) = self { return code == 28 || code == 122 }  // ENOSPC, EDQUOT
@@ -91,6 +115,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noDataDirectory(let path): "no data directory at \(path)"
         case .unsafe(let path, let reason): "\(path) \(reason)"
         case .exhausted(let what): "no more \(what) can be assigned"
+        case .unavailable(let why): "database unavailable: \(why)"
+        case .notMigrated(let why): "\(why); run `authfn db migrate`"
+        case .database(let what): "database error: \(what)"
         }
     }
 

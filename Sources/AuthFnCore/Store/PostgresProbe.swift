@@ -1,0 +1,4 @@
+#if PostgreSQL
+    import PostgresNIO
+    let _postgresProbe = PostgresConnection.Configuration.TLS.disable
+#endif
