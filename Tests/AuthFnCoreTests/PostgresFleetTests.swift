@@ -63,6 +63,24 @@ struct PostgresFleetTests {
         try body(root, name)
     }
 
+    @Test("unmigrated: a route answers 500 and logs `run authfn db migrate`, db check exits 1; no secret: exit 78")
+    func unmigratedAndUnconfigured() throws {
+        let name = try TestDatabase.create()
+        defer { TestDatabase.drop(name) }
+        try withTemporaryDirectoryBlocking { root in
+            let host = try Host(root, "a", database: name)
+            let login = request("POST", "/v1/user/login/", body: ["email": "a@example.com", "password": .string(Self.password)])
+            let answer = try Executable.run(login, environment: host.environment, directory: host.directory)
+            #expect(answer.json?["status"] == 500 && answer.stderr.contains("run `authfn db migrate`"), "\(answer.stderr)")
+            #expect(try host.admin(["db", "check"]).status == 1)
+            var unsigned = host.environment
+            unsigned["JWT_SECRET_KEY"] = nil
+            let refused = try Executable.run(login, environment: unsigned, directory: host.directory)
+            #expect(refused.status == 78 && refused.stderr.contains("JWT_SECRET_KEY"))
+            #expect(!host.wroteData)
+        }
+    }
+
     @Test("register on one host, log in on the other, sign out on one: the other refuses the token; no data directory")
     func twoHosts() throws {
         try Self.withFleet { root, name in

@@ -85,13 +85,23 @@ struct PostgresStoreTests {
             try store.commit([.replaceThrottle(key: "k", expected: nil, new: record)])
             try TestDatabase.psql("ALTER DATABASE \(name) SET default_transaction_isolation TO 'serializable'")
             let contender = try Self.store(name)
-            // Another session updates the row (to the same values) and holds it for a second.
+            // Another session updates the row (to the same values) and holds it for a while.
             let holder = Task.detached {
                 try TestDatabase.psql(
-                    "BEGIN; UPDATE authfn_throttles SET expires_at = expires_at; SELECT pg_sleep(1.5); COMMIT;", database: name,
+                    "BEGIN; UPDATE authfn_throttles SET expires_at = expires_at; SELECT pg_sleep(3); COMMIT;", database: name,
                     user: "authfn")
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Until its UPDATE has run: it holds a transaction id only once it has written.
+            let holding = """
+                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)' \
+                AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
+                """
+            var polls = 0
+            while try TestDatabase.psql(holding) == "0", polls < 200 {
+                polls += 1
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try TestDatabase.psql(holding) == "1")
             // This batch waits for that row, then fails to serialize (40001), and is rerun.
             try contender.commit([
                 .replaceThrottle(key: "k", expected: record, new: ThrottleRecord(key: "k", failures: [1, 2], expiresAt: 11))

@@ -35,7 +35,10 @@ import Testing
     /// What the README shows of `docs/deploy/` is the shipped files themselves.
     @Test(
         .bug(id: "9.15", "the README's deployment excerpts are the shipped files"),
-        arguments: ["authfn.socket", "authfn@.service", "xinetd.conf", "inetd.conf", "lighttpd-cgi.conf"])
+        arguments: [
+            "authfn.socket", "authfn@.service", "xinetd.conf", "inetd.conf", "lighttpd-cgi.conf", "openfaas-stack-postgres.yml",
+            "lambda-postgres.yml",
+        ])
     func deployFilesAppearVerbatim(_ name: String) throws {
         let readme = try String(contentsOf: Self.readme, encoding: .utf8)
         let file = try String(contentsOf: packageRoot.appendingPathComponent("docs/deploy/\(name)"), encoding: .utf8)

@@ -328,11 +328,19 @@
                     if let open = current, !open.isClosed {
                         connection = open
                     } else {
+                        let started = ContinuousClock.now
                         connection = try connect(deadline: deadline)
                         current = connection
+                        let connected = ContinuousClock.now
                         if checkingSchema ?? checkSchema {
                             do throws(Failure) {
                                 try Session(store: self, connection: connection, deadline: deadline).verifySchema()
+                                logger.debug(
+                                    "database connected",
+                                    metadata: [
+                                        "connect_ms": "\(Self.milliseconds(connected - started))",
+                                        "schema_check_ms": "\(Self.milliseconds(ContinuousClock.now - connected))",
+                                    ])
                             } catch {
                                 current = nil
                                 Self.dispose(connection)
@@ -460,6 +468,11 @@
                 if state.hasPrefix("28") || state.hasPrefix("08") { return .store(.unavailable("\(url): \(what)")) }
                 return .store(.database(what))
             }
+        }
+
+        static func milliseconds(_ duration: Duration) -> Double {
+            let (seconds, attoseconds) = duration.components
+            return ((Double(seconds) * 1_000 + Double(attoseconds) / 1e15) * 10).rounded() / 10
         }
 
         // MARK: Rows
