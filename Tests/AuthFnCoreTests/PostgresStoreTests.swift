@@ -86,11 +86,14 @@ struct PostgresStoreTests {
             try TestDatabase.psql("ALTER DATABASE \(name) SET default_transaction_isolation TO 'serializable'")
             let contender = try Self.store(name)
             // Another session updates the row (to the same values) and holds it for a while.
-            let holder = Task.detached {
-                try TestDatabase.psql(
+            // On a thread of its own: the cooperative pool may be busy with other tests' blocking waits.
+            let held = LockedData()
+            Thread {
+                _ = try? TestDatabase.psql(
                     "BEGIN; UPDATE authfn_throttles SET expires_at = expires_at; SELECT pg_sleep(3); COMMIT;", database: name,
                     user: "authfn")
-            }
+                held.set(Data([1]))
+            }.start()
             // Until its UPDATE has run: it holds a transaction id only once it has written.
             let holding = """
                 SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)' \
@@ -106,7 +109,7 @@ struct PostgresStoreTests {
             try contender.commit([
                 .replaceThrottle(key: "k", expected: record, new: ThrottleRecord(key: "k", failures: [1, 2], expiresAt: 11))
             ])
-            _ = try await holder.value
+            while !held.isSet { try await Task.sleep(for: .milliseconds(20)) }
             #expect(contender.retries >= 1)
             #expect(try store.throttle("k")?.failures == [1, 2])
         }
@@ -172,6 +175,40 @@ struct PostgresStoreTests {
                 try PostgresStore(url: silent, timeout: .seconds(1), logger: Self.logger).user(id: 1)
             }
             #expect(ContinuousClock.now - started < .seconds(10))
+        }
+
+        @Test(
+            "TLS: require and verify-full (against sslrootcert) connect; verify-full against another root is refused",
+            .enabled(if: TestDatabase.environment["AUTHFN_TEST_PG_CA"] != nil))
+        func tls() throws {
+            let name = try TestDatabase.create()
+            defer { TestDatabase.drop(name) }
+            _ = try TestDatabase.store(name, via: .tcp)
+            let base = "postgres://authfn:\(TestDatabase.password)@127.0.0.1:\(TestDatabase.port ?? "")/\(name)"
+            let ca = TestDatabase.environment["AUTHFN_TEST_PG_CA"] ?? ""
+            for query in [
+                "sslmode=require", "sslmode=verify-full&sslrootcert=\(ca)", "sslmode=verify-ca&sslrootcert=\(ca)", "sslmode=prefer",
+            ] {
+                let store = PostgresStore(url: try TestDatabase.parsed(base + "?" + query), timeout: .seconds(10), logger: Self.logger)
+                #expect(try store.commit([.createUser(user("tls\(query.count)"))]).count == 1, "\(query)")
+            }
+            // A root that did not sign the server's certificate.
+            let other = FileManager.default.temporaryDirectory.appendingPathComponent("authfn-other-ca-\(UUID().uuidString).pem").path
+            defer { try? FileManager.default.removeItem(atPath: other) }
+            #expect(
+                try shell([
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout",
+                    "/dev/null", "-out", other,
+                ]).status == 0)
+            let refused = PostgresStore(
+                url: try TestDatabase.parsed(base + "?sslmode=verify-full&sslrootcert=\(other)"), timeout: .seconds(10), logger: Self.logger
+            )
+            #expect {
+                try refused.user(id: 1)
+            } throws: { error in
+                guard case .unavailable(let why) = error as? StoreError else { return false }
+                return !why.contains(TestDatabase.password)
+            }
         }
 
         @Test("a unix-socket URL reaches the same server", .enabled(if: TestDatabase.socketDirectory != nil))
