@@ -50,27 +50,17 @@ enum TestDatabase {
     /// Runs SQL as the cluster's superuser (psql, over TCP).
     @discardableResult
     static func psql(_ sql: String, database: String = "postgres", user: String = "postgres") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port ?? "5432", "-U", user, "-d", database,
-            "-c", sql,
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["PGPASSWORD"] = password
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let problem = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(
-                .executableLoad, userInfo: [NSLocalizedDescriptionKey: "psql failed: " + String(decoding: problem, as: UTF8.self)])
+        let result = try shell(
+            [
+                "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port ?? "5432", "-U", user, "-d",
+                database, "-c", sql,
+            ], environment: environment)
+        guard result.status == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "psql failed: " + result.stderr])
         }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: result.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A migrated store on a fresh database reached by `route`.
@@ -82,4 +72,20 @@ enum TestDatabase {
         #endif
         return store
     }
+}
+
+/// Runs a program found on PATH and collects its output.
+func shell(_ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let problem = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus, stdout: Array(data), stderr: String(decoding: problem, as: UTF8.self))
 }
