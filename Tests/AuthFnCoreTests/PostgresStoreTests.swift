@@ -76,42 +76,58 @@ struct PostgresStoreTests {
         }
 
         @Test("a serialization failure forced by a conflicting transaction: the batch is rerun and succeeds")
-        func forcedSerializationFailure() async throws {
+        func forcedSerializationFailure() throws {
             let name = try TestDatabase.create()
             defer { TestDatabase.drop(name) }
             let store = try Self.store(name, checkSchema: false)
             _ = try store.migrate()
             let record = ThrottleRecord(key: "k", failures: [1], expiresAt: 10)
             try store.commit([.replaceThrottle(key: "k", expected: nil, new: record)])
+            try TestDatabase.psql("CREATE TABLE gate (open INT)", database: name, user: "authfn")
             try TestDatabase.psql("ALTER DATABASE \(name) SET default_transaction_isolation TO 'serializable'")
             let contender = try Self.store(name)
-            // Another session updates the row (to the same values) and holds it for a while.
-            // On a thread of its own: the cooperative pool may be busy with other tests' blocking waits.
-            let held = LockedData()
+            // Step by step, each step waited for in the server's own views, never by the clock: another
+            // session updates the row (to the same values) and holds it until the gate opens…
+            let holderDone = LockedData(), contenderDone = LockedData()
             Thread {
                 _ = try? TestDatabase.psql(
-                    "BEGIN; UPDATE authfn_throttles SET expires_at = expires_at; SELECT pg_sleep(3); COMMIT;", database: name,
-                    user: "authfn")
-                held.set(Data([1]))
+                    """
+                    BEGIN ISOLATION LEVEL READ COMMITTED; UPDATE authfn_throttles SET expires_at = expires_at; \
+                    DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM gate) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$; COMMIT;
+                    """, database: name, user: "authfn")
+                holderDone.set(Data([1]))
             }.start()
-            // Until its UPDATE has run: it holds a transaction id only once it has written.
-            let holding = """
-                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)' \
-                AND l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
-                """
-            var polls = 0
-            while try TestDatabase.psql(holding) == "0", polls < 200 {
-                polls += 1
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(try TestDatabase.psql(holding) == "1")
-            // This batch waits for that row, then fails to serialize (40001), and is rerun.
-            try contender.commit([
-                .replaceThrottle(key: "k", expected: record, new: ThrottleRecord(key: "k", failures: [1, 2], expiresAt: 11))
-            ])
-            while !held.isSet { try await Task.sleep(for: .milliseconds(20)) }
+            try Self.waitFor(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)' AND l.locktype = 'transactionid'"
+            )
+            // …the store's batch waits for that row…
+            let failure = LockedData()
+            Thread {
+                do {
+                    try contender.commit([
+                        .replaceThrottle(key: "k", expected: record, new: ThrottleRecord(key: "k", failures: [1, 2], expiresAt: 11))
+                    ])
+                } catch {
+                    failure.set(Data("\(error)".utf8))
+                }
+                contenderDone.set(Data([1]))
+            }.start()
+            try Self.waitFor("SELECT count(*) FROM pg_stat_activity WHERE datname = '\(name)' AND wait_event_type = 'Lock'")
+            // …and once the holder commits, fails to serialize (40001) and is rerun, successfully.
+            try TestDatabase.psql("INSERT INTO gate VALUES (1)", database: name, user: "authfn")
+            while !(holderDone.isSet && contenderDone.isSet) { usleep(10_000) }
+            #expect(!failure.isSet, "\(String(decoding: failure.value, as: UTF8.self))")
             #expect(contender.retries >= 1)
             #expect(try store.throttle("k")?.failures == [1, 2])
+        }
+
+        /// Polls `query` (a count) until it is at least one, for up to 60 s.
+        static func waitFor(_ query: String) throws {
+            for _ in 0..<3_000 {
+                if let count = Int(try TestDatabase.psql(query)), count >= 1 { return }
+                usleep(20_000)
+            }
+            Issue.record("never true: \(query)")
         }
 
         @Test("migrations: concurrent ones all succeed once; a newer schema is refused; unmigrated is named")
