@@ -59,6 +59,7 @@ struct Database: AsyncParsableCommand {
             let source = try Database.location(from, "--from")
             let target = try Database.location(to, "--to")
             guard source != target else { throw ValidationError("--from and --to are the same store.") }
+            try Database.requireSupport(for: [source, target])
             let progress = Progress(noun: "records copied")
             try Database.report {
                 let from = try source.open(create: false, timeout: config.databaseTimeout, logger: Runtime.logger)
@@ -91,7 +92,17 @@ struct Database: AsyncParsableCommand {
         return try open(.database(url), config: config, checkSchema: checkSchema)
     }
 
+    /// A database in a build without the PostgreSQL store is a misconfiguration (78), as for requests.
+    static func requireSupport(for locations: [StoreLocation]) throws {
+        for location in locations {
+            guard case .database = location, !StoreLocation.postgresAvailable else { continue }
+            Runtime.logger.critical("configuration unusable: \(StoreLocation.notBuiltIn)")
+            throw ExitCode(78)
+        }
+    }
+
     static func open(_ location: StoreLocation, config: Configuration, checkSchema: Bool) throws -> any Store {
+        try requireSupport(for: [location])
         do {
             return try location.open(create: false, timeout: config.databaseTimeout, logger: Runtime.logger, checkSchema: checkSchema)
         } catch {

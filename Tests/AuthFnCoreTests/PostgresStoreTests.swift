@@ -16,6 +16,26 @@ struct PostgresAvailabilityTests {
         #expect(TestDatabase.isAvailable, "AUTHFN_REQUIRE_POSTGRES=1 but AUTHFN_TEST_DATABASE_URL and friends are unset")
     }
 
+    @Test(
+        "a build without the trait refuses a database: requests and db commands exit 78 and say how to build",
+        .enabled(if: !StoreLocation.postgresAvailable))
+    func withoutTheTrait() throws {
+        try withTemporaryDirectoryBlocking { directory in
+            let environment = Executable.environment(
+                dataDirectory: directory.appendingPathComponent("data"),
+                ["AUTHFN_DATABASE_URL": "postgres://a:pw@127.0.0.1:1/d", "JWT_SECRET_KEY": "trait-secret-0123456789abcdef0123456789"])
+            let answer = try Executable.run(request("GET", "/"), environment: environment, directory: directory)
+            #expect(answer.status == 78 && answer.stderr.contains("--traits PostgreSQL"), "\(answer.stderr)")
+            for arguments in [
+                ["db", "migrate"], ["db", "check"], ["db", "copy", "--from", "postgres://a@h/d", "--to", directory.path + "/copy"],
+            ] {
+                let result = try Executable.run([], environment: environment, arguments: arguments, directory: directory)
+                #expect(result.status == 78 && result.stderr.contains("--traits PostgreSQL"), "\(arguments): \(result.stderr)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data").path))
+        }
+    }
+
     @Test("URLs: libpq's forms, and no password in any description or error")
     func urls() throws {
         let url = try TestDatabase.parsed("postgresql://app:s%40cret@db.example:6543/auth?sslmode=verify-full&sslrootcert=/ca.pem")
