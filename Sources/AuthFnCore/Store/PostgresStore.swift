@@ -72,21 +72,21 @@
             "id, username, email, password, is_active, created_at, cutoff_generation, tokens_valid_after, cutoff_exempt_sid"
 
         public func user(id: Int) throws(StoreError) -> UserRecord? {
-            try session { session throws(Failure) in
-                try session.run(
-                    PostgresQuery(unsafeSQL: "SELECT \(Self.userColumns) FROM authfn_users WHERE id = $1", binds: Self.binds(Int64(id)))
-                )
-                .first.map { row throws(Failure) in try Self.decodeUser(row) }
-            }
+            try first("SELECT \(Self.userColumns) FROM authfn_users WHERE id = $1", Int64(id), Self.decodeUser)
         }
 
         public func user(canonicalEmail: String) throws(StoreError) -> UserRecord? {
+            try first(
+                "SELECT \(Self.userColumns) FROM authfn_users WHERE email_key = $1", FileStore.digest(canonicalEmail), Self.decodeUser)
+        }
+
+        /// The first row `sql` returns with `$1` bound to `value`, decoded.
+        private func first<T: Sendable>(
+            _ sql: String, _ value: some PostgresDynamicTypeEncodable, _ decode: (PostgresRow) throws(Failure) -> T
+        ) throws(StoreError) -> T? {
             try session { session throws(Failure) in
-                try session.run(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT \(Self.userColumns) FROM authfn_users WHERE email_key = $1",
-                        binds: Self.binds(FileStore.digest(canonicalEmail)))
-                ).first.map { row throws(Failure) in try Self.decodeUser(row) }
+                try session.run(PostgresQuery(unsafeSQL: sql, binds: Self.binds(value))).first.map { row throws(Failure) in try decode(row)
+                }
             }
         }
 
@@ -109,13 +109,10 @@
         static let revocationColumns = "kind, id, expires_at, revoked_at, child_jti, child_iat"
 
         public func revocation(_ key: String) throws(StoreError) -> RevocationRecord? {
-            try session { session throws(Failure) in
-                try session.run(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT \(Self.revocationColumns) FROM authfn_revocations WHERE key_digest = $1 AND kind <> 'pending'",
-                        binds: Self.binds(FileStore.digest(key)))
-                ).first.map { row throws(Failure) in try Self.decodeRevocation(row) }
-            }
+            try first(
+                "SELECT \(Self.revocationColumns) FROM authfn_revocations WHERE key_digest = $1 AND kind <> 'pending'",
+                FileStore.digest(key),
+                Self.decodeRevocation)
         }
 
         public func allRevocations() throws(StoreError) -> [RevocationRecord] {
@@ -131,10 +128,8 @@
         }
 
         public func throttle(_ key: String) throws(StoreError) -> ThrottleRecord? {
-            try session { session throws(Failure) in
-                try session.run("SELECT key, failures, expires_at FROM authfn_throttles WHERE key_digest = \(FileStore.digest(key))")
-                    .first.map { row throws(Failure) in try Self.decodeThrottle(row) }
-            }
+            try first(
+                "SELECT key, failures, expires_at FROM authfn_throttles WHERE key_digest = $1", FileStore.digest(key), Self.decodeThrottle)
         }
 
         public func allThrottles() throws(StoreError) -> [ThrottleRecord] {
