@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "AuthFnCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

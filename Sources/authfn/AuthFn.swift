@@ -58,7 +58,7 @@ struct AuthFn: AsyncParsableCommand {
             come before or after a subcommand.
             """,
         version: Build.version,
-        subcommands: [Handle.self, Users.self, Prune.self, ConfigCommand.self, Database.self],
+        subcommands: [Handle.self, Users.self, Keys.self, Prune.self, ConfigCommand.self, Database.self],
         defaultSubcommand: Handle.self)
 }
 
@@ -412,7 +412,7 @@ enum Runtime {
             }
         }
         let tokens = await TokenService(
-            secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime)
+            secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime, keys: config.keySettings)
         let context = Context(
             store: store, time: config.fixedNow.map(TimeSource.fixed) ?? .system, random: random,
             hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account,
@@ -486,6 +486,8 @@ enum Runtime {
             throw ExitCode(65)
         } catch let error as StoreError {
             throw Database.exit(for: error)
+        } catch let error as ExitCode {
+            throw error
         } catch {
             logger.error("storage failure: \(error)")
             throw ExitCode(74)

@@ -8,8 +8,9 @@ import Testing
 ///
 /// A scenario: `{"description", "env"?, "steps": [{"name"?, "env"?, "request" | "stdin" | "stdin_base64" |
 /// "stdin_repeat", "response"?, "exit"?}]}`; a step with `"args"` runs an admin command instead
-/// (`["users", "activate", "a@b.c"]`, stdin from `"stdin"`) and compares its stdout text (`"stdout"`). Request strings may contain `{{name.path.to.field}}`, replaced
-/// by that field of the named earlier step's response envelope (tokens from a login, say).
+/// (`["users", "activate", "a@b.c"]`, stdin from `"stdin"`) and compares its stdout text (`"stdout"`).
+/// Request strings and arguments may contain `{{name.path.to.field}}`, replaced by that field of the
+/// named earlier step's response envelope (tokens from a login, say; a number indexes an array).
 ///
 /// To record: `RECORD_GOLDEN=1 swift test --filter GoldenScenarioTests`. Steps without a response are
 /// recorded too. A run that records fails, so a new baseline is always looked at before it is committed.
@@ -51,7 +52,7 @@ import Testing
                 }
                 let environment = Executable.environment(dataDirectory: dir.appendingPathComponent("data"), extra)
                 let input = try Self.input(for: step, captured: captured)
-                let arguments = step["args"]?.arrayValue?.compactMap(\.stringValue)
+                let arguments = try step["args"].map { try Self.substitute($0, captured) }?.arrayValue?.compactMap(\.stringValue)
                 let result = try Executable.run(input, environment: environment, arguments: arguments ?? [])
                 let label = "\(name) step \(index + 1) (\(step["name"]?.stringValue ?? "-"))"
                 let stdout = String(decoding: result.stdout, as: UTF8.self)
@@ -108,7 +109,13 @@ import Testing
             while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
                 let path = text[open.upperBound..<close.lowerBound].split(separator: ".").map(String.init)
                 var current = try #require(captured[path[0]], "no earlier step named \(path[0])")
-                for key in path.dropFirst() { current = try #require(current[key], "no \(key) in \(path)") }
+                for key in path.dropFirst() {
+                    if let index = Int(key), let array = current.arrayValue, array.indices.contains(index) {
+                        current = array[index]
+                    } else {
+                        current = try #require(current[key], "no \(key) in \(path)")
+                    }
+                }
                 text.replaceSubrange(open.lowerBound..<close.upperBound, with: current.stringValue ?? current.encodedString)
             }
             return .string(text)

@@ -4,9 +4,10 @@ import Testing
 @testable import AuthFnCore
 
 /// Live checks against the Python libraries the Flask app used (the committed vectors in
-/// fixtures/vectors/ cover the same ground without Python). Skipped when python3 lacks PyJWT,
-/// Flask-JWT-Extended or Werkzeug, unless AUTHFN_REQUIRE_INTEROP=1 (as .ci/run sets), where they fail.
-@Suite(.enabled(if: Python.available || Python.required, "needs python3 with pyjwt, flask-jwt-extended, werkzeug"))
+/// fixtures/vectors/ cover the same ground without Python), and against the JOSE libraries resource
+/// servers verify with. Skipped when python3 lacks PyJWT, Flask-JWT-Extended, Werkzeug, joserfc or
+/// cryptography (or socat is missing), unless AUTHFN_REQUIRE_INTEROP=1 (as .ci/run sets), where they fail.
+@Suite(.enabled(if: Python.available || Python.required, "needs python3 with pyjwt, flask-jwt-extended, werkzeug, joserfc"))
 struct InteropTests {
     static let secret = "interop-live-secret-0123456789abcdef0123"
 
@@ -48,10 +49,131 @@ struct InteropTests {
     }
 }
 
+extension InteropTests {
+    /// `authfn --http` under socat on a free port of 127.0.0.1, one process per connection, as a user
+    /// would serve it; stopped when `body` returns.
+    static func withSocat<T>(_ environment: [String: String], _ body: (String) throws -> T) throws -> T {
+        let port = try #require(
+            try Python.run(
+                "import socket,json; s=socket.socket(); s.bind(('127.0.0.1',0)); print(json.dumps(s.getsockname()[1]))", arguments: []
+            ).integerValue)
+        let socat = Process()
+        socat.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+        socat.arguments = ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork", "EXEC:\(try Executable.url.path) --http"]
+        socat.environment = environment
+        socat.standardError = FileHandle.nullDevice
+        try socat.run()
+        defer {
+            // SIGKILL: socat inherits the test runner's signal mask, in which SIGTERM is blocked.
+            kill(socat.processIdentifier, SIGKILL)
+            socat.waitUntilExit()
+        }
+        _ = try Python.run(
+            """
+            import socket, sys, time
+            for _ in range(100):
+                try: socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close(); break
+                except OSError: time.sleep(0.05)
+            print("{}")
+            """, arguments: [String(port)])
+        return try body("http://127.0.0.1:\(port)")
+    }
+
+    /// PyJWT's `PyJWKClient` and joserfc fetch the JWKS from authfn served by socat and verify a token of
+    /// each algorithm; Flask-JWT-Extended with `JWT_ALGORITHM=ES256` and `JWT_PUBLIC_KEY` accepts the ES256
+    /// one as a resource server; and authfn accepts a token PyJWT signed with a key imported into it.
+    @Test func resourceServersVerifyAuthfnsKeysAndAuthfnVerifiesPyJWTs() async throws {
+        try #require(Python.available, "python3 with pyjwt, flask-jwt-extended, werkzeug, joserfc and socat are required")
+        try await withTemporaryDirectory { dir in
+            let env = Executable.environment(dataDirectory: dir, ["JWT_SECRET_KEY": Self.secret, "AUTHFN_LOG_LEVEL": "error"])
+            _ = try Executable.run(EndToEndTests.registerSeed, environment: env)
+            var tokens: JSONObject = [:]
+            for algorithm in KeyAlgorithm.allCases {
+                let created = try Executable.run([], environment: env, arguments: ["keys", "create", "--alg", algorithm.rawValue])
+                let kid = try #require(created.json?["kid"]?.stringValue)
+                #expect(try Executable.run([], environment: env, arguments: ["keys", "activate", "--force", kid]).status == 0)
+                let login = try #require(try Executable.run(EndToEndTests.loginSeed, environment: env).json)
+                tokens[algorithm.rawValue] = try #require(login["body"]?["data"]?["access_token"])
+            }
+            let pemFile = dir.appendingPathComponent("pyjwt-key.pem").path
+            let script = """
+                import json, sys, time, urllib.request, warnings, jwt, flask
+                from cryptography.hazmat.primitives import serialization
+                from flask_jwt_extended import JWTManager, jwt_required, get_jwt_identity
+                from joserfc import jwt as jose_jwt
+                from joserfc.jwk import KeySet, ECKey
+                warnings.simplefilter("ignore")
+                base, tokens, pem_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+                out = {}
+                client = jwt.PyJWKClient(base + "/.well-known/jwks.json")
+                for alg, token in tokens.items():
+                    key = client.get_signing_key_from_jwt(token)
+                    claims = jwt.decode(token, key.key, algorithms=[alg])
+                    out["pyjwt_" + alg] = [claims["sub"], claims["type"], key.key_id == jwt.get_unverified_header(token)["kid"]]
+                jwks = json.load(urllib.request.urlopen(base + "/.well-known/jwks.json"))
+                keys = KeySet.import_key_set(jwks)
+                for alg, token in tokens.items():
+                    verified = jose_jwt.decode(token, keys, algorithms=[alg])
+                    out["joserfc_" + alg] = [verified.claims["sub"], verified.header["alg"]]
+                    try:
+                        jose_jwt.decode(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), keys, algorithms=[alg])
+                        out["joserfc_tampered_" + alg] = "accepted"
+                    except Exception:
+                        out["joserfc_tampered_" + alg] = "refused"
+                es256 = next(k for k in jwks["keys"] if k["alg"] == "ES256")
+                public_pem = jwt.algorithms.ECAlgorithm.from_jwk(json.dumps(es256)).public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                app = flask.Flask("resource-server")
+                app.config.update(JWT_ALGORITHM="ES256", JWT_PUBLIC_KEY=public_pem, JWT_PRIVATE_KEY="unused")
+                JWTManager(app)
+                @app.get("/protected")
+                @jwt_required()
+                def protected():
+                    return {"sub": get_jwt_identity()}
+                client = app.test_client()
+                ok = client.get("/protected", headers={"Authorization": "Bearer " + tokens["ES256"]})
+                other = client.get("/protected", headers={"Authorization": "Bearer " + tokens["EdDSA"]})
+                out["flask"] = [ok.status_code, ok.get_json(), other.status_code]
+                key = ECKey.generate_key("P-256")
+                open(pem_path, "wb").write(key.as_pem(private=True))
+                now = int(time.time())
+                claims = {"sub": "1", "type": "access", "fresh": False, "jti": "pyjwt-1", "iat": now, "nbf": now, "exp": now + 600}
+                out["kid"] = key.thumbprint()
+                out["pyjwt_token"] = jwt.encode(claims, key.as_pem(private=True), algorithm="ES256", headers={"kid": key.thumbprint()})
+                print(json.dumps(out))
+                """
+            let output = try Self.withSocat(env) { base in
+                try Python.run(script, arguments: [base, JSONValue.object(tokens).encodedString, pemFile])
+            }
+            for algorithm in KeyAlgorithm.allCases.map(\.rawValue) {
+                #expect(output["pyjwt_" + algorithm] == ["1", "access", true], "\(algorithm)")
+                #expect(output["joserfc_" + algorithm] == ["1", .string(algorithm)], "\(algorithm)")
+                #expect(output["joserfc_tampered_" + algorithm] == "refused", "\(algorithm)")
+            }
+            #expect(output["flask"] == [200, ["sub": "1"], 422])
+
+            // The key PyJWT signed with, imported: its kid is the thumbprint joserfc computed.
+            let imported = try Executable.run([], environment: env, arguments: ["keys", "import", "--alg", "ES256", pemFile])
+            let kid = try #require(imported.json?["kid"])
+            #expect(kid == output["kid"])
+            let token = try #require(output["pyjwt_token"]?.stringValue)
+            let info = {
+                try Executable.run(request("GET", "/v1/user/user_info", headers: ["Authorization": "Bearer \(token)"]), environment: env)
+            }
+            // Standby: published, but it has signed nothing authfn accepts yet.
+            #expect(try info().json?["status"] == 422)
+            _ = try Executable.run([], environment: env, arguments: ["keys", "activate", "--force", try #require(kid.stringValue)])
+            #expect(try info().json?["status"] == 200)
+        }
+    }
+}
+
 enum Python {
     static let required = ProcessInfo.processInfo.environment["AUTHFN_REQUIRE_INTEROP"] == "1"
 
-    static let available: Bool = (try? run("import jwt, flask_jwt_extended, werkzeug; print('{}')", arguments: [])) != nil
+    static let available: Bool =
+        (try? run("import jwt, flask_jwt_extended, werkzeug, joserfc, cryptography; print('{}')", arguments: [])) != nil
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/socat")
 
     static func run(_ script: String, arguments: [String]) throws -> JSONValue {
         let process = Process()

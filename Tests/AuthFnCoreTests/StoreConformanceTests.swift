@@ -286,6 +286,8 @@ struct StoreConformanceTests {
                 .deleteUser(id: 3), .revoke(RevocationRecord(kind: .session, id: "s", expiresAt: 5_000, revokedAt: 1)),
                 .replaceThrottle(key: "k\u{0}x", expected: nil, new: ThrottleRecord(key: "k\u{0}x", failures: [1, 2], expiresAt: 9)),
             ])
+            let ring = try Self.sampleRing()
+            try source.store.commit([.replaceKeyRing(expected: 0, new: ring)])
             for targetKind in StoreKind.available {
                 try await withStore(targetKind) { target throws in
                     // An interrupted copy: alice made it over already.
@@ -297,13 +299,73 @@ struct StoreConformanceTests {
                     #expect(try target.store.allThrottles() == source.store.allThrottles())
                     #expect(try target.store.nextUserID() == 4)
                     #expect(try target.store.passwordMethods() == source.store.passwordMethods())
-                    // A target with someone else's user is refused.
+                    #expect(try target.store.keyRing() == ring)
+                    #expect(summary.keys == 3)  // a, b and the secret's record
+                    // Run again (a resumed copy that had finished): the keys are there already.
+                    #expect(try StoreCopy.run(from: source.store, to: target.store).keys == 3)
+                    // A target with someone else's user, or keys of its own, is refused.
+                    try await withStore(targetKind) { other throws in
+                        try other.store.commit([.replaceKeyRing(expected: 0, new: try KeyRing.empty.adding(KeyRingTests.record("theirs")))])
+                        #expect(throws: StoreCopy.Failure.self) { try StoreCopy.run(from: source.store, to: other.store) }
+                        #expect(try other.store.allUsers().isEmpty)
+                    }
                     try await withStore(targetKind) { other throws in
                         try other.store.commit([.createUser(user("stranger"))])
                         #expect(throws: StoreCopy.Failure.self) { try StoreCopy.run(from: source.store, to: other.store) }
                     }
                 }
             }
+        }
+    }
+
+    /// A ring with an activated key and a standby one, as the store would keep it.
+    static func sampleRing() throws -> KeyRing {
+        try KeyRing.empty.adding(KeyRingTests.record("a")).adding(KeyRingTests.record("b", alg: "EdDSA"))
+            .activating("a", now: KeyRingTests.t0 + 600, policy: KeyRingTests.policy, force: false)
+    }
+
+    @Test("the key ring: empty at first, replaced by compare-and-set, atomic with the rest of a batch", arguments: StoreKind.available)
+    func keyRing(kind: StoreKind) async throws {
+        try await withStore(kind) { fixture throws in
+            let store = fixture.store
+            #expect(try store.keyRing() == .empty)
+            let ring = try Self.sampleRing()
+            try store.commit([.replaceKeyRing(expected: 0, new: ring)])
+            #expect(try store.keyRing() == ring)
+            #expect(try fixture.another().keyRing() == ring)
+            // A stale version fails the whole batch: the user is not created either.
+            let stale = try ring.revoking("b", now: 1, policy: KeyRingTests.policy, force: false)
+            #expect(throws: StoreError.conflict(.keyRing)) {
+                try store.commit([.createUser(user("alice")), .replaceKeyRing(expected: 0, new: stale)])
+            }
+            #expect(try store.allUsers().isEmpty)
+            #expect(try store.keyRing() == ring)
+            try store.commit([.replaceKeyRing(expected: ring.version, new: stale)])
+            #expect(try fixture.another().keyRing().key("b")?.state == .revoked)
+        }
+    }
+
+    @Test("concurrent key changes: exactly one of two writers with the same version wins", arguments: StoreKind.available)
+    func keyRingRace(kind: StoreKind) async throws {
+        try await withStore(kind) { fixture in
+            let stores = try (0..<4).map { _ in try fixture.another() }
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (index, store) in stores.enumerated() {
+                    group.addTask {
+                        let next = try KeyRing.empty.adding(KeyRingTests.record("k\(index)"))
+                        do throws(StoreError) {
+                            try store.commit([.replaceKeyRing(expected: 0, new: next)])
+                            return true
+                        } catch {
+                            guard error == .conflict(.keyRing) else { throw error }
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try fixture.store.keyRing().keys.count == 1)
         }
     }
 }

@@ -114,7 +114,7 @@ enum APIGateway {
         let event: JSONValue = [
             "statusCode": .int(response.status),
             "headers": .object(headers),
-            "body": .string(response.body.encodedString),
+            "body": .string(response.hasContent ? response.body.encodedString : ""),
             "isBase64Encoded": false,
         ]
         return event.encoded()

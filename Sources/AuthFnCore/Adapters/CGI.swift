@@ -64,13 +64,13 @@ public enum CGI {
 
     /// The CGI response: a `Status:` header, the other headers, a blank line, the body.
     public static func encode(_ response: Response, flavor: Flavor) -> [UInt8] {
-        let body = response.body.encoded()
+        let body = response.hasContent ? response.body.encoded() : []
         guard flavor == .cgi else { return body }
         var head = "Status: \(response.status) \(ReasonPhrase.of(response.status))\r\n"
         for (name, value) in response.headers.all where name.asciiLowercased != "content-length" {
             head += "\(name): \(value)\r\n"
         }
-        head += "Content-Length: \(body.count)\r\n\r\n"
-        return Array(head.utf8) + body
+        if response.hasContent { head += "Content-Length: \(body.count)\r\n" }
+        return Array((head + "\r\n").utf8) + body
     }
 }

@@ -122,12 +122,13 @@ public enum HTTP1 {
 
     /// A complete HTTP/1.1 response with `Content-Length` and `Connection: close`.
     public static func encode(_ response: Response, includeBody: Bool = true) -> [UInt8] {
-        let body = response.body.encoded()
+        let body = response.hasContent ? response.body.encoded() : []
         var head = "HTTP/1.1 \(response.status) \(ReasonPhrase.of(response.status))\r\n"
         for (name, value) in response.headers.all where !["content-length", "connection"].contains(name.asciiLowercased) {
             head += "\(name): \(value)\r\n"
         }
-        head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        if response.hasContent { head += "Content-Length: \(body.count)\r\n" }
+        head += "Connection: close\r\n\r\n"
         return Array(head.utf8) + (includeBody ? body : [])
     }
 }

@@ -48,6 +48,7 @@ enum ReasonPhrase {
         switch status {
         case 200: "OK"
         case 201: "Created"
+        case 304: "Not Modified"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"

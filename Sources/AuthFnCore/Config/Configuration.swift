@@ -36,6 +36,23 @@ public struct Configuration: Sendable, Equatable {
     public var databaseURL: DatabaseURL?
     /// `AUTHFN_DATABASE_TIMEOUT`: seconds for connecting and for each store call.
     public var databaseTimeout: Int64 = 5
+    /// `JWT_ALGORITHM`: `HS256`, or the algorithm of `JWT_PRIVATE_KEY`.
+    public var jwtAlgorithm = TokenService.algorithm
+    /// `JWT_PRIVATE_KEY` / `JWT_PUBLIC_KEY`: PEM text of a key managed outside authfn.
+    public var jwtPrivateKey: String?
+    public var jwtPublicKey: String?
+    /// `JWT_DECODE_ALGORITHMS`: the only `alg`s accepted, when set.
+    public var decodeAlgorithms: [String]?
+    /// `AUTHFN_KEY_ENCRYPTION_KEY`: seals private keys at rest.
+    public var keyEncryptionKey: String?
+    /// `AUTHFN_JWKS_MAX_AGE`: seconds a JWKS may be cached, and so how long a new key waits before it signs.
+    public var jwksMaxAge: Int64 = 600
+    /// `JWT_ENCODE_ISSUER`: the `iss` claim of issued tokens.
+    public var encodeIssuer: String?
+    /// `AUTHFN_PUBLIC_URL`: the base URL clients reach authfn at (no trailing slash).
+    public var publicURL: String?
+    /// `JWT_PRIVATE_KEY` parsed (and checked against `JWT_PUBLIC_KEY`) by `load`.
+    public var configuredKey: ConfiguredKey?
 
     public static let minimumSecretBytes = 32
 
@@ -63,6 +80,35 @@ public struct Configuration: Sendable, Equatable {
         .integer(
             "AUTHFN_DATABASE_TIMEOUT", \.databaseTimeout, in: 1...300,
             "seconds to connect to PostgreSQL and for each store call before answering 503"),
+        .custom(
+            "JWT_ALGORITHM", \.jwtAlgorithm,
+            "`HS256` (the secret signs), or `ES256`, `EdDSA` or `RS256` to sign with `JWT_PRIVATE_KEY`; keys kept in the store are managed with `authfn keys` instead ([keys](#signing-keys-and-the-jwks))",
+            reason: "'%' is not supported: use HS256, \(KeyAlgorithm.names)",
+            read: { $0 == TokenService.algorithm || KeyAlgorithm(rawValue: $0) != nil ? $0 : nil }, show: { .string($0) }),
+        .text(
+            "JWT_PRIVATE_KEY", \.jwtPrivateKey, secret: true,
+            "PEM private key (PKCS#8, SEC 1 or PKCS#1; `\\n` escapes accepted) that signs every token, with `JWT_ALGORITHM`, published in the JWKS under its thumbprint"
+        ),
+        .text(
+            "JWT_PUBLIC_KEY", \.jwtPublicKey,
+            "PEM public key of `JWT_PRIVATE_KEY` (optional: derived from it; refused if it is not its public half)"),
+        .custom(
+            "JWT_DECODE_ALGORITHMS", \.decodeAlgorithms, default: "every key's own",
+            "comma-separated `alg`s accepted in tokens; any other is refused before a key is looked at",
+            reason: "'%' is not a comma-separated list of HS256, \(KeyAlgorithm.names)", read: parseAlgorithms,
+            show: { $0.map { .array($0.map(JSONValue.string)) } ?? .null }),
+        .text(
+            "AUTHFN_KEY_ENCRYPTION_KEY", \.keyEncryptionKey, secret: true,
+            "seals private keys created or imported while it is set (AES-256-GCM, key by HKDF-SHA256 of this text; at least 32 bytes, e.g. `openssl rand -hex 32`); needed to sign with them afterwards"
+        ),
+        .integer(
+            "AUTHFN_JWKS_MAX_AGE", \.jwksMaxAge, in: 0...604_800,
+            "seconds the JWKS may be cached (`Cache-Control: max-age`); `keys activate` waits this long after a key's creation"),
+        .text("JWT_ENCODE_ISSUER", \.encodeIssuer, "`iss` claim written into every token (and the discovery document's `issuer`)"),
+        .custom(
+            "AUTHFN_PUBLIC_URL", \.publicURL,
+            "base URL clients reach authfn at (`https://auth.example.com`): with `JWT_ENCODE_ISSUER`, serves `/.well-known/openid-configuration`",
+            reason: "'%' is not an http:// or https:// URL", read: parsePublicURL, show: { $0.map(JSONValue.string) ?? .null }),
         .integer("JWT_ACCESS_TOKEN_EXPIRES", \.accessLifetime, in: 1...315_360_000, "access token lifetime, seconds"),
         .integer("JWT_REFRESH_TOKEN_EXPIRES", \.refreshLifetime, in: 1...315_360_000, "refresh token lifetime, seconds (30 days)"),
         .custom(
@@ -141,12 +187,88 @@ public struct Configuration: Sendable, Equatable {
                         "the secret is \(text.utf8.count) bytes; HS256 needs at least \(minimumSecretBytes) (set AUTHFN_ALLOW_WEAK_SECRET=1 to accept it anyway)"
                 ))
         }
+        problems += config.loadKeys()
         // libpq's fallback: a URL without a password takes PGPASSWORD's.
         if config.databaseURL?.password == nil, let password = merged["PGPASSWORD"], !password.isEmpty {
             config.databaseURL?.password = password
         }
         guard problems.isEmpty else { throw .invalid(problems) }
         return config
+    }
+
+    /// Parses and cross-checks the key variables, filling in `configuredKey`; returns what is wrong.
+    mutating func loadKeys() -> [ConfigError.Problem] {
+        var problems: [ConfigError.Problem] = []
+        func problem(_ variable: String, _ reason: String) { problems.append(.init(variable: variable, reason: reason)) }
+        if let text = keyEncryptionKey, text.utf8.count < KeySealing.minimumBytes {
+            problem("AUTHFN_KEY_ENCRYPTION_KEY", "it is \(text.utf8.count) bytes; at least \(KeySealing.minimumBytes) are required")
+        }
+        let algorithm = KeyAlgorithm(rawValue: jwtAlgorithm)
+        guard let privatePEM = jwtPrivateKey.map(Self.unescapedPEM) else {
+            if algorithm != nil {
+                problem(
+                    "JWT_ALGORITHM",
+                    "\(jwtAlgorithm) signs with JWT_PRIVATE_KEY, which is not set (keys kept in the store need no variable: see `authfn keys`)"
+                )
+            }
+            if jwtPublicKey != nil {
+                problem("JWT_PUBLIC_KEY", "authfn signs tokens, so it needs JWT_PRIVATE_KEY (and JWT_ALGORITHM) as well")
+            }
+            return problems
+        }
+        guard let algorithm else {
+            problem("JWT_PRIVATE_KEY", "set JWT_ALGORITHM to the key's algorithm (\(KeyAlgorithm.names)) to sign with it")
+            return problems
+        }
+        let key: PrivateSigningKey
+        do {
+            key = try PrivateSigningKey(pem: privatePEM, algorithm: algorithm)
+        } catch {
+            problem("JWT_PRIVATE_KEY", error.description)
+            return problems
+        }
+        if let publicPEM = jwtPublicKey.map(Self.unescapedPEM) {
+            do {
+                let publicKey = try PublicSigningKey(pem: publicPEM, algorithm: algorithm)
+                if publicKey.thumbprint != key.publicKey.thumbprint {
+                    problem("JWT_PUBLIC_KEY", "it is not the public half of JWT_PRIVATE_KEY")
+                }
+            } catch {
+                problem("JWT_PUBLIC_KEY", error.description)
+            }
+        }
+        configuredKey = ConfiguredKey(privateKey: key)
+        return problems
+    }
+
+    /// A PEM given in one line, with `\n` for its line breaks (as many secret stores hold it).
+    static func unescapedPEM(_ text: String) -> String {
+        text.contains("\n") ? text : text.replacing("\\n", with: "\n")
+    }
+
+    static func parseAlgorithms(_ text: String) -> [String]?? {
+        let names = text.split(separator: ",").map { $0.trimming(Trim.whitespace) }
+        guard !names.isEmpty, names.allSatisfy({ $0 == TokenService.algorithm || KeyAlgorithm(rawValue: $0) != nil }) else { return nil }
+        return .some(names)
+    }
+
+    /// An http(s) URL without query, fragment, spaces or non-ASCII, its trailing slashes dropped.
+    static func parsePublicURL(_ text: String) -> String?? {
+        let scheme = text.hasPrefix("https://") ? 8 : text.hasPrefix("http://") ? 7 : 0
+        guard scheme > 0, text.utf8.count < 2048,
+            !text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") })
+        else { return nil }
+        var url = text
+        while url.hasSuffix("/") { url.removeLast() }
+        return url.utf8.count > scheme ? .some(url) : nil
+    }
+
+    /// What the token service needs of the key variables.
+    public var keySettings: KeySettings {
+        KeySettings(
+            configured: configuredKey, decodeAlgorithms: decodeAlgorithms.map(Set.init),
+            sealing: keyEncryptionKey.flatMap { KeySealing(secret: Array($0.utf8)) }, jwksMaxAge: jwksMaxAge, issuer: encodeIssuer,
+            publicURL: publicURL)
     }
 
     /// The settings in effect, keyed by variable name, secrets redacted: what `authfn config` prints.

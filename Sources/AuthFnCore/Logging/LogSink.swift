@@ -137,14 +137,7 @@ public final class LogSink: Sendable {
     static func syslogTimestamp() -> String { now("%b %e %H:%M:%S", utc: false) }
 
     /// The current time, second precision, formatted by strftime(3).
-    static func now(_ format: String, utc: Bool) -> String {
-        var now = time(nil)
-        var parts = tm()
-        if utc { gmtime_r(&now, &parts) } else { localtime_r(&now, &parts) }
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, format, &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func now(_ format: String, utc: Bool) -> String { TimeSource.format(Int64(time(nil)), format, utc: utc) }
 }
 
 /// swift-log's handler for authfn: `TIME LEVEL LABEL: key=value … MESSAGE` lines (for syslog, without

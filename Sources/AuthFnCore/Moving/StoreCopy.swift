@@ -1,5 +1,5 @@
 /// `authfn db copy`: everything in one store into another — users with their ids, revocations and
-/// session horizons, throttle records, the id counter — between any two of the data directory and
+/// session horizons, throttle records, the signing keys (sealed ones stay sealed), the id counter — between any two of the data directory and
 /// PostgreSQL.
 ///
 /// The target must be empty, or hold only what an interrupted copy from the same source put there
@@ -11,6 +11,8 @@ public enum StoreCopy {
         public var users = 0
         public var revocations = 0
         public var throttles = 0
+        /// Signing keys (the key ring's records, the HS256 secret's state included).
+        public var keys = 0
         /// Users an earlier, interrupted run had copied already.
         public var skipped = 0
         public var nextUserID = 1
@@ -18,7 +20,7 @@ public enum StoreCopy {
             [
                 "copied": .int(users + revocations + throttles), "skipped": .int(skipped), "failed": 0,
                 "users": .int(users), "revocations": .int(revocations), "throttles": .int(throttles),
-                "next_user_id": .int(nextUserID),
+                "keys": .int(keys), "next_user_id": .int(nextUserID),
             ]
         }
     }
@@ -52,6 +54,12 @@ public enum StoreCopy {
                 throw Failure.targetNotEmpty("it has revocations or throttle records but no user")
             }
         }
+        // Keys are checked before anything is written: a target with keys of its own is not ours to fill.
+        let ring = try source.keyRing()
+        let targetRing = try target.keyRing()
+        if !targetRing.keys.isEmpty, targetRing != ring {
+            throw Failure.targetNotEmpty("it has signing keys of its own")
+        }
         var written = 0
         var batch: [Change] = []
         func flush() throws {
@@ -82,6 +90,10 @@ public enum StoreCopy {
             summary.throttles += 1
             if batch.count >= batchSize { try flush() }
         }
+        if !ring.keys.isEmpty, targetRing != ring {
+            batch.append(.replaceKeyRing(expected: targetRing.version, new: ring))
+        }
+        summary.keys = ring.keys.count
         summary.nextUserID = try source.nextUserID()
         batch.append(.advanceUserIDs(to: summary.nextUserID))
         try flush()

@@ -49,6 +49,9 @@ public enum TokenError: Error, Equatable, Sendable {
     case malformed(String)
     case signatureVerificationFailed
     case algorithmNotAllowed
+    /// The header's `kid` names no key that verifies (unknown, standby or revoked), or the token has
+    /// no `kid` and the HS256 secret no longer verifies.
+    case unknownKey
     case expired
     case notYetValid(claim: String)
     case missingClaim(String)
@@ -72,6 +75,7 @@ public enum TokenError: Error, Equatable, Sendable {
         case .malformed(let text): text
         case .signatureVerificationFailed: "Signature verification failed"
         case .algorithmNotAllowed: "The specified alg value is not allowed"
+        case .unknownKey: "The token's signing key is unknown or has been revoked"
         case .expired: "Token has expired"
         case .notYetValid(let claim): "The token is not yet valid (\(claim))"
         case .missingClaim(let claim): "Missing claim: \(claim)"

@@ -13,6 +13,17 @@ public struct Response: Sendable, Equatable {
         self.body = body
     }
 
+    /// 304 Not Modified: the validators and caching headers, no content (and so no Content-Type).
+    public static func notModified(headers: Headers) -> Response {
+        var response = Response(status: 304, headers: headers, body: .null)
+        response.headers["Content-Type"] = nil
+        return response
+    }
+
+    /// Whether the status allows content (RFC 9110 §6.4.1): not 1xx, 204 or 304. Adapters send no body,
+    /// and no Content-Length, for the others.
+    public var hasContent: Bool { status >= 200 && status != 204 && status != 304 }
+
     /// `{"message": text}`, the error shape Flask-JWT-Extended and the seed app use.
     public static func message(_ status: Int, _ text: String, headers: Headers = [:]) -> Response {
         Response(status: status, headers: headers, body: ["message": .string(text)])

@@ -11,11 +11,14 @@ enum Authentication {
     struct Principal {
         var token: VerifiedToken
         var user: UserRecord
+        /// The keys the token was verified with, read once per request: a refresh signs with them too.
+        var keys: KeyRing
     }
 
     static func require(_ kind: TokenKind, _ request: Request, _ context: Context) async throws -> Principal {
         let raw = try bearerToken(from: request.headers["Authorization"])
-        let token = try await context.tokens.verify(raw, now: context.time.now())
+        let keys = try context.store.keyRing()
+        let token = try await context.tokens.verify(raw, now: context.time.now(), keys: keys)
         switch (kind, token.kind) {
         case (.access, .refresh): throw TokenError.refreshTokenNotAllowed
         case (.refresh, .access): throw TokenError.refreshTokenRequired
@@ -28,7 +31,7 @@ enum Authentication {
             throw AuthError.unknownUser
         }
         if isCutOff(token, by: user) { throw TokenError.revoked }
-        return Principal(token: token, user: user)
+        return Principal(token: token, user: user, keys: keys)
     }
 
     /// A sign-out everywhere, password change or deactivation ends every session that began before it

@@ -55,6 +55,184 @@ extension OpenAPIDocument {
         }
       }
     },
+    "/.well-known/jwks.json": {
+      "get": {
+        "summary": "The public signing keys (JWKS, RFC 7517)",
+        "operationId": "jwks",
+        "parameters": [
+          {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An ETag from an earlier answer (or a list, or *): 304 when it still matches"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Standby, current and previous public keys; {\"keys\": []} when only the HS256 secret signs",
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "public, max-age=AUTHFN_JWKS_MAX_AGE"
+              },
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "Strong validator: send it back in If-None-Match"
+              },
+              "Access-Control-Allow-Origin": {
+                "schema": {
+                  "type": "string",
+                  "const": "*"
+                },
+                "description": "Any origin may read public keys"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/JWKS"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not modified: the ETag still matches (no content)",
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "public, max-age=AUTHFN_JWKS_MAX_AGE"
+              },
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "Strong validator: send it back in If-None-Match"
+              },
+              "Access-Control-Allow-Origin": {
+                "schema": {
+                  "type": "string",
+                  "const": "*"
+                },
+                "description": "Any origin may read public keys"
+              }
+            }
+          },
+          "500": {
+            "description": "A stored key cannot be read",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/.well-known/openid-configuration": {
+      "get": {
+        "summary": "OpenID discovery document (issuer and jwks_uri)",
+        "operationId": "openidConfiguration",
+        "parameters": [
+          {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An ETag from an earlier answer (or a list, or *): 304 when it still matches"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Served when JWT_ENCODE_ISSUER and AUTHFN_PUBLIC_URL are set",
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "public, max-age=AUTHFN_JWKS_MAX_AGE"
+              },
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "Strong validator: send it back in If-None-Match"
+              },
+              "Access-Control-Allow-Origin": {
+                "schema": {
+                  "type": "string",
+                  "const": "*"
+                },
+                "description": "Any origin may read public keys"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OpenIDConfiguration"
+                }
+              }
+            }
+          },
+          "304": {
+            "description": "Not modified: the ETag still matches (no content)",
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "public, max-age=AUTHFN_JWKS_MAX_AGE"
+              },
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "Strong validator: send it back in If-None-Match"
+              },
+              "Access-Control-Allow-Origin": {
+                "schema": {
+                  "type": "string",
+                  "const": "*"
+                },
+                "description": "Any origin may read public keys"
+              }
+            }
+          },
+          "404": {
+            "description": "JWT_ENCODE_ISSUER or AUTHFN_PUBLIC_URL is not set",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Fail"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "A stored key cannot be read",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/user/register/": {
       "post": {
         "summary": "Register a user",
@@ -1063,6 +1241,118 @@ extension OpenAPIDocument {
           },
           "refresh_token": {
             "type": "string"
+          }
+        }
+      },
+      "JWK": {
+        "type": "object",
+        "description": "A public key: RFC 7517, with RFC 7518 (EC, RSA) or RFC 8037 (OKP) members; never private ones",
+        "required": [
+          "kty",
+          "kid",
+          "alg",
+          "use"
+        ],
+        "properties": {
+          "kty": {
+            "enum": [
+              "EC",
+              "OKP",
+              "RSA"
+            ]
+          },
+          "kid": {
+            "type": "string",
+            "description": "RFC 7638 thumbprint (SHA-256)"
+          },
+          "alg": {
+            "enum": [
+              "ES256",
+              "EdDSA",
+              "RS256"
+            ]
+          },
+          "use": {
+            "const": "sig"
+          },
+          "crv": {
+            "enum": [
+              "P-256",
+              "Ed25519"
+            ]
+          },
+          "x": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "y": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "n": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]+$"
+          },
+          "e": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]+$"
+          }
+        },
+        "additionalProperties": false
+      },
+      "JWKS": {
+        "type": "object",
+        "required": [
+          "keys"
+        ],
+        "properties": {
+          "keys": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/JWK"
+            }
+          }
+        },
+        "additionalProperties": false
+      },
+      "OpenIDConfiguration": {
+        "type": "object",
+        "required": [
+          "issuer",
+          "jwks_uri",
+          "id_token_signing_alg_values_supported",
+          "response_types_supported",
+          "subject_types_supported"
+        ],
+        "properties": {
+          "issuer": {
+            "type": "string"
+          },
+          "jwks_uri": {
+            "type": "string",
+            "format": "uri"
+          },
+          "id_token_signing_alg_values_supported": {
+            "type": "array",
+            "items": {
+              "enum": [
+                "ES256",
+                "EdDSA",
+                "RS256"
+              ]
+            }
+          },
+          "response_types_supported": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "subject_types_supported": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
           }
         }
       }

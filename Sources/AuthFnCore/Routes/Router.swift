@@ -12,6 +12,8 @@ public enum Router {
     public static let routes: [Route] = [
         Route(method: "GET", path: "/", handler: UserRoutes.home),
         Route(method: "GET", path: "/openapi.json", handler: OpenAPIDocument.serve),
+        Route(method: "GET", path: "/.well-known/jwks.json", handler: KeyRoutes.jwks),
+        Route(method: "GET", path: "/.well-known/openid-configuration", handler: KeyRoutes.openIDConfiguration),
         Route(method: "POST", path: "/v1/user/register", handler: UserRoutes.register),
         Route(method: "POST", path: "/v1/user/login", handler: UserRoutes.login),
         Route(method: "GET", path: "/v1/user/user_info", handler: UserRoutes.userInfo),

@@ -13,12 +13,13 @@ enum SessionRoutes {
         var session = token.session
         var successor: String?
         if context.settings.refreshRotation, let jti = token.jti {
-            let rotated = try await rotate(token, jti: jti, now: now, context)
+            let rotated = try await rotate(token, jti: jti, now: now, keys: principal.keys, context)
             successor = rotated.token
             session = rotated.session
         }
         let access = try await context.tokens.issue(
-            subject: token.subject, kind: .access, fresh: false, now: now, jti: context.random.uuidV4(), session: session)
+            subject: token.subject, kind: .access, fresh: false, now: now, jti: context.random.uuidV4(), session: session,
+            keys: principal.keys)
         var body: JSONObject = ["token": .string(access)]
         if let successor { body["refresh_token"] = .string(successor) }
         var response = Response(status: 200, body: .object(body))
@@ -35,7 +36,7 @@ enum SessionRoutes {
     /// The successor extends the session's horizon; the new horizon is stored with the spend, so that
     /// ending the session later with an older token of it still outlasts the successor.
     static func rotate(
-        _ token: VerifiedToken, jti: String, now: Int64, _ context: Context
+        _ token: VerifiedToken, jti: String, now: Int64, keys: KeyRing, _ context: Context
     ) async throws -> (token: String, session: SessionClaims?) {
         let spentKey = RevocationRecord.key(.spentRefresh, jti)
         var spent = try context.store.revocation(spentKey)
@@ -69,7 +70,7 @@ enum SessionRoutes {
             SessionClaims(id: $0.id, generation: $0.generation, expiry: context.tokens.sessionHorizon(issuedAt: child.issuedAt))
         }
         let successor = try await context.tokens.issue(
-            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, session: session)
+            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, session: session, keys: keys)
         return (successor, session)
     }
 

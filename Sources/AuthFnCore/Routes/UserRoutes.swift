@@ -69,10 +69,11 @@ enum UserRoutes {
         let subject = String(user.id)
         let session = SessionClaims(
             id: context.random.uuidV4(), generation: user.cutoffGeneration, expiry: context.tokens.sessionHorizon(issuedAt: now))
+        let keys = try context.store.keyRing()
         let access = try await context.tokens.issue(
-            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), session: session)
+            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), session: session, keys: keys)
         let refresh = try await context.tokens.issue(
-            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), session: session)
+            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), session: session, keys: keys)
         var response = Response(
             status: 200,
             body: [

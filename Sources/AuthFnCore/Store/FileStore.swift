@@ -26,6 +26,7 @@ import Synchronization
 ///     authfn.json                   format marker: {"format":"authfn-data","version":2}
 ///     .lock                         flock(2) target; never renamed or removed
 ///     counters.json                 {"next_user_id": N, "password_methods": {"scrypt:131072:8:1": N, …}}
+///     keys.json                     the key ring (`KeyRing`): signing keys and their states
 ///     users/<id>.json               one user record
 ///     index/email/<sha256>.json     {"email": canonical, "id": N}    (sha256 of the canonical email)
 ///     index/username/<sha256>.json  {"username": canonical, "id": N}
@@ -122,7 +123,7 @@ public final class FileStore: Store {
             !text.isEmpty && text.utf8.count <= 20 && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
         }
         switch parts.count {
-        case 1: return parts[0] == "counters.json"
+        case 1: return parts[0] == "counters.json" || parts[0] == Self.keyRingPath
         case 2:
             switch parts[0] {
             case "users": return parts[1].hasSuffix(".json") && isNumber(parts[1].dropLast(5))
@@ -223,6 +224,16 @@ public final class FileStore: Store {
     public func nextUserID() throws(StoreError) -> Int {
         try read { () throws(StoreError) in try loadCounters().nextUserID }
     }
+
+    public func keyRing() throws(StoreError) -> KeyRing {
+        try read { () throws(StoreError) in
+            try root.contents(Self.keyRingPath).map { bytes throws(StoreError) in
+                try KeyRing.decode(bytes, path: Self.keyRingPath)
+            } ?? .empty
+        }
+    }
+
+    static let keyRingPath = "keys.json"
 
     private func scan<T: Decodable>(_ type: T.Type, in directory: String) throws(StoreError) -> [T] {
         var records: [T] = []
@@ -479,6 +490,11 @@ public final class FileStore: Store {
             case .clearThrottle(let key):
                 let relative = FileStore.throttlePath(key)
                 if try contents(relative) != nil { put(relative, nil) }
+            case .replaceKeyRing(let expected, let new):
+                let relative = FileStore.keyRingPath
+                let current = try contents(relative).map { bytes throws(StoreError) in try KeyRing.decode(bytes, path: relative) }
+                guard (current ?? .empty).version == expected else { throw .conflict(.keyRing) }
+                put(relative, new.encoded())
             }
             return nil
         }

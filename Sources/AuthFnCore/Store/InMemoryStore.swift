@@ -9,6 +9,7 @@ public final class InMemoryStore: Store {
         var revocations: [String: RevocationRecord] = [:]
         var throttles: [String: ThrottleRecord] = [:]
         var nextID = 1
+        var keyRing = KeyRing.empty
     }
 
     private let state = Mutex(State())
@@ -40,6 +41,8 @@ public final class InMemoryStore: Store {
     public func allThrottles() -> [ThrottleRecord] { state.withLock { Array($0.throttles.values) } }
 
     public func nextUserID() -> Int { state.withLock { $0.nextID } }
+
+    public func keyRing() -> KeyRing { state.withLock { $0.keyRing } }
 
     public var userCount: Int { state.withLock { $0.users.count } }
 
@@ -95,6 +98,9 @@ public final class InMemoryStore: Store {
                     next.throttles[key] = new
                 case .clearThrottle(let key):
                     next.throttles[key] = nil
+                case .replaceKeyRing(let expected, let new):
+                    guard next.keyRing.version == expected else { throw .conflict(.keyRing) }
+                    next.keyRing = new
                 }
             }
             current = next

@@ -10,7 +10,7 @@
 /// B-tree entry's size limit (2,704 bytes on PostgreSQL).
 public enum PostgresSchema {
     /// The version this authfn writes and reads. A database with a higher one is refused.
-    public static let version = 1
+    public static let version = 2
 
     /// Run before the version row is locked; each is harmless when repeated.
     static let bootstrap = [
@@ -42,9 +42,19 @@ public enum PostgresSchema {
             "CREATE TABLE IF NOT EXISTS authfn_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             "INSERT INTO authfn_counters (name, value) VALUES ('next_user_id', 1) ON CONFLICT (name) DO NOTHING",
             "CREATE TABLE IF NOT EXISTS authfn_password_methods (method TEXT PRIMARY KEY, users BIGINT NOT NULL)",
-        ]
+        ],
+        // 2: the key ring (signing keys), one row replaced whole by compare-and-set on its version.
+        [
+            "CREATE TABLE IF NOT EXISTS authfn_key_ring (id INT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL, ring TEXT NOT NULL)",
+            """
+            INSERT INTO authfn_key_ring (id, version, ring) VALUES (1, 0, '{"keys":[],"version":0}') \
+            ON CONFLICT (id) DO NOTHING
+            """,
+        ],
     ]
 
     /// The tables `db check` expects.
-    static let tables = ["authfn_users", "authfn_revocations", "authfn_throttles", "authfn_counters", "authfn_password_methods"]
+    static let tables = [
+        "authfn_users", "authfn_revocations", "authfn_throttles", "authfn_counters", "authfn_password_methods", "authfn_key_ring",
+    ]
 }

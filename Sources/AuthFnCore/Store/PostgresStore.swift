@@ -153,6 +153,17 @@
             }
         }
 
+        public func keyRing() throws(StoreError) -> KeyRing {
+            try first("SELECT ring FROM authfn_key_ring WHERE id = $1", Int64(1)) { row throws(Failure) in
+                let text = try Self.decodeOne(row, as: String.self)
+                do throws(StoreError) {
+                    return try KeyRing.decode(Array(text.utf8), path: "authfn_key_ring")
+                } catch {
+                    throw .store(error)
+                }
+            } ?? .empty
+        }
+
         public func nextUserID() throws(StoreError) -> Int {
             try session { session throws(Failure) in try session.nextUserID() }
         }
@@ -619,6 +630,11 @@
                     try replaceThrottle(key: key, expected: expected, new: new)
                 case .clearThrottle(let key):
                     try session.run("DELETE FROM authfn_throttles WHERE key_digest = \(FileStore.digest(key))")
+                case .replaceKeyRing(let expected, let new):
+                    let ring = String(decoding: new.encoded(), as: UTF8.self)
+                    let updated = try session.run(
+                        "UPDATE authfn_key_ring SET version = \(new.version), ring = \(ring) WHERE id = 1 AND version = \(expected)")
+                    guard updated.metadata.rows == 1 else { throw .store(.conflict(.keyRing)) }
                 }
             }
             for digest in placeholders {

@@ -24,6 +24,9 @@ public protocol Store: Sendable {
     func allRevocations() throws(StoreError) -> [RevocationRecord]
     /// Every failed-login record, in no particular order: `db copy` only.
     func allThrottles() throws(StoreError) -> [ThrottleRecord]
+    /// The signing keys and their states (`KeyRing.empty`, version 0, when none was ever stored). Read
+    /// for every token a request signs or verifies, so a key change reaches every instance at once.
+    func keyRing() throws(StoreError) -> KeyRing
     /// The id the next `.createUser` gets (ids are never reused, so this can exceed every stored id + 1).
     func nextUserID() throws(StoreError) -> Int
     /// Applies every change or none. Returns the ids assigned to `.createUser` changes, in order.
@@ -70,11 +73,17 @@ public enum Change: Sendable, Equatable {
     case replaceThrottle(key: String, expected: ThrottleRecord?, new: ThrottleRecord?)
     /// Removes the throttle record under `key`, whatever it is.
     case clearThrottle(key: String)
+    /// Compare-and-set: replaces the key ring with `new` only if the stored ring's version is
+    /// `expected`; otherwise the batch fails with `conflict(.keyRing)`.
+    case replaceKeyRing(expected: Int64, new: KeyRing)
 }
 
 /// Storage failures. `conflict` is a normal outcome; the rest become a 5xx and change nothing.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Field: String, Sendable { case username, email, user, revocation, throttle }
+    public enum Field: String, Sendable {
+        case username, email, user, revocation, throttle
+        case keyRing = "key ring"
+    }
 
     case conflict(Field)
     /// A system call failed; `errno` is kept so a full disk can be told apart.

@@ -23,6 +23,8 @@ struct IssuedClaims: JWTPayload, Equatable {
     /// The session's horizon: no token of the session expires later (rotation extends it, and records
     /// the new horizon in the store), so a revocation of the session that lasts until then covers all.
     var sxp: Int64?
+    /// `JWT_ENCODE_ISSUER`, when configured.
+    var iss: String? = nil
 
     /// Claims are checked by `TokenService.validateClaims`, which needs the raw JSON to give
     /// PyJWT's exact messages for wrongly typed claims.

@@ -6,48 +6,78 @@ import JWTKit
     import Foundation
 #endif
 
-/// Issues and verifies HS256 tokens that Flask-JWT-Extended 4 and PyJWT 2 accept, and accepts theirs.
+/// Issues and verifies tokens that Flask-JWT-Extended 4 and PyJWT 2 accept, and accepts theirs: HS256
+/// with the secret, and ES256, EdDSA or RS256 with the key ring's keys (`KeyRing`) or a key configured
+/// as `JWT_PRIVATE_KEY`.
 ///
 /// Signing and signature checks are jwt-kit's. Before jwt-kit sees a token, authfn walks it the way
-/// PyJWT does (segments, base64url, header JSON, `alg`), and after the signature it validates the claims
+/// PyJWT does (segments, base64url, header JSON, `alg`), picks the one key the header's `kid` names and
+/// requires the header's `alg` to be that key's (jwt-kit would fall back to a default key for an
+/// unknown `kid` and does not compare `alg` with the key); after the signature it validates the claims
 /// the way PyJWT does, so that clients get the same status and message the Flask app gave them.
 public struct TokenService: Sendable {
     public static let algorithm = "HS256"
 
-    let keys: JWTKeyCollection
+    /// Header and payload JSON with sorted keys and unescaped slashes: PyJWT's exact bytes.
+    static let serializer: DefaultJWTSerializer = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return DefaultJWTSerializer(jsonEncoder: encoder)
+    }()
+
+    let secretKeys: JWTKeyCollection
     public var accessLifetime: Int64
     public var refreshLifetime: Int64
+    public var keys: KeySettings
+    private let cache = KeyCache()
 
-    public init(secret: [UInt8], accessLifetime: Int64, refreshLifetime: Int64) async {
+    public init(secret: [UInt8], accessLifetime: Int64, refreshLifetime: Int64, keys: KeySettings = KeySettings()) async {
         // HMAC zero-pads keys shorter than its 64-byte block, so padding a short secret to 32 bytes
         // yields the same MACs as the secret itself (RFC 2104 §2) while satisfying jwt-kit's
         // minimum-length assertion. Only secrets allowed by AUTHFN_ALLOW_WEAK_SECRET are that short.
         let key = secret.count < 32 ? secret + [UInt8](repeating: 0, count: 32 - secret.count) : secret
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let keys = JWTKeyCollection(defaultJWTSerializer: DefaultJWTSerializer(jsonEncoder: encoder))
-        await keys.add(
-            hmac: HMACKey(from: key), digestAlgorithm: .sha256,
-            serializer: DefaultJWTSerializer(jsonEncoder: encoder))
-        self.keys = keys
+        let collection = JWTKeyCollection(defaultJWTSerializer: Self.serializer)
+        await collection.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256, serializer: Self.serializer)
+        self.secretKeys = collection
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
+        self.keys = keys
     }
 
-    /// Signs a new token for `subject`, issued at `now`. Signing is deterministic: the same arguments
-    /// give the same token bytes (rotation relies on that to answer a retried refresh identically).
-    /// A token of a session never outlives the session's horizon (`session.expiry`).
+    /// The rotation timings for these lifetimes: a retired key's tokens have all expired once the
+    /// longer of the two lifetimes has passed.
+    public var keyPolicy: KeyPolicy {
+        KeyPolicy(jwksMaxAge: keys.jwksMaxAge, longestTokenLifetime: max(accessLifetime, refreshLifetime))
+    }
+
+    /// Signs a new token for `subject`, issued at `now`, with the signing key `ring` (and the
+    /// configuration) name: `JWT_PRIVATE_KEY` if set, else the ring's current key, else the HS256
+    /// secret. HS256, EdDSA and RS256 signing is deterministic: the same arguments give the same token
+    /// bytes (rotation relies on that to answer a retried refresh identically; ES256 signatures are
+    /// randomised, so there the retry gets the same claims under a new signature). A token of a
+    /// session never outlives the session's horizon (`session.expiry`).
     public func issue(
-        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, session: SessionClaims? = nil
+        subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, session: SessionClaims? = nil,
+        keys ring: KeyRing = .empty
     ) async throws -> String {
         let lifetime = kind == .access ? accessLifetime : refreshLifetime
         var exp = now + lifetime
         if let horizon = session?.expiry { exp = min(exp, horizon) }
         let claims = IssuedClaims(
             fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: exp, sid: session?.id,
-            gen: session?.generation, sxp: session?.expiry)
+            gen: session?.generation, sxp: session?.expiry, iss: keys.issuer)
+        if let configured = keys.configured {
+            return try await cache.signer(configured.kid) { configured.privateKey }.sign(claims, kid: JWKIdentifier(string: configured.kid))
+        }
+        if let current = ring.current {
+            let signer = try await cache.signer(current.kid) { () throws(KeyError) in try current.privateSigningKey(sealing: keys.sealing) }
+            return try await signer.sign(claims, kid: JWKIdentifier(string: current.kid))
+        }
+        guard ring.secret.state == .current else {
+            throw StoreError.corrupt(path: "key ring", detail: "no key is current")
+        }
         // jwt-kit fills in {"alg":"HS256","typ":"JWT"}; sorted keys make it PyJWT's exact header bytes.
-        return try await keys.sign(claims)
+        return try await secretKeys.sign(claims)
     }
 
     /// The horizon of a session whose refresh token is issued at `now`: its expiry plus the lifetime of
@@ -57,15 +87,17 @@ public struct TokenService: Sendable {
     /// Tokens longer than this are refused before any decoding work.
     public static let maximumTokenBytes = 8192
 
-    /// Verifies `token` at time `now`, throwing the `TokenError` Flask-JWT-Extended would report.
-    public func verify(_ token: String, now: Int64) async throws(TokenError) -> VerifiedToken {
+    /// Verifies `token` at time `now` against the keys `ring` (and the configuration) accept, throwing
+    /// the `TokenError` Flask-JWT-Extended would report. A key the store holds but cannot be read
+    /// throws `StoreError.corrupt` (a 500), never a token error.
+    public func verify(_ token: String, now: Int64, keys ring: KeyRing = .empty) async throws -> VerifiedToken {
         let bytes = Array(token.utf8)
-        guard bytes.count <= Self.maximumTokenBytes else { throw .malformed("Token is too large") }
+        guard bytes.count <= Self.maximumTokenBytes else { throw TokenError.malformed("Token is too large") }
 
         // PyJWT: rsplit on the last ".", then split the signing input on its first ".".
         guard let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")),
             let firstDot = bytes[..<lastDot].firstIndex(of: UInt8(ascii: "."))
-        else { throw .malformed("Not enough segments") }
+        else { throw TokenError.malformed("Not enough segments") }
 
         let headerBytes = try Self.decodeSegment(bytes[..<firstDot], name: "header")
         let header: JSONObject
@@ -77,41 +109,77 @@ public struct TokenService: Sendable {
         } catch let error as TokenError {
             throw error
         } catch {
-            throw .malformed("Invalid header string: \(error)")
+            throw TokenError.malformed("Invalid header string: \(error)")
         }
         let payloadBytes = try Self.decodeSegment(bytes[(firstDot + 1)..<lastDot], name: "payload")
         _ = try Self.decodeSegment(bytes[(lastDot + 1)...], name: "crypto")
 
         if let kid = header["kid"], kid.stringValue == nil {
-            throw .malformed("Key ID header parameter must be a string")
+            throw TokenError.malformed("Key ID header parameter must be a string")
         }
         if let crit = header["crit"] {
             guard case .array(let names) = crit, !names.isEmpty else {
-                throw .malformed("Invalid 'crit' header: must be a non-empty list")
+                throw TokenError.malformed("Invalid 'crit' header: must be a non-empty list")
             }
             for name in names {
                 guard let name = name.stringValue else {
-                    throw .malformed("Invalid 'crit' header: values must be strings")
+                    throw TokenError.malformed("Invalid 'crit' header: values must be strings")
                 }
-                throw .malformed("Unsupported critical extension: \(name)")
+                throw TokenError.malformed("Unsupported critical extension: \(name)")
             }
         }
-        guard let alg = header["alg"] else { throw .malformed("Algorithm not specified") }
-        guard alg == .string(Self.algorithm) else { throw .algorithmNotAllowed }
+        guard let alg = header["alg"] else { throw TokenError.malformed("Algorithm not specified") }
+        guard let algorithm = alg.stringValue else { throw TokenError.algorithmNotAllowed }
+        let verifier = try await verifier(algorithm: algorithm, kid: header["kid"]?.stringValue, ring: ring)
 
         do {
-            _ = try await keys.verify(bytes, as: SignatureOnly.self)
+            _ = try await verifier.verify(bytes, as: SignatureOnly.self)
         } catch {
-            throw .signatureVerificationFailed
+            throw TokenError.signatureVerificationFailed
         }
 
         let claims: JSONObject
         switch Result(catching: { () throws(JSONValue.ParseError) in try JSONValue.parse(payloadBytes) }) {
         case .success(.object(let object)): claims = object
-        case .success: throw .malformed("Invalid payload string: must be a json object")
-        case .failure(let error): throw .malformed("Invalid payload string: \(error)")
+        case .success: throw TokenError.malformed("Invalid payload string: must be a json object")
+        case .failure(let error): throw TokenError.malformed("Invalid payload string: \(error)")
         }
         return try Self.validateClaims(claims, now: now)
+    }
+
+    /// The one key that may verify a token whose header says `algorithm` and `kid`.
+    ///
+    /// With a `kid`: the configured key or a ring key that verifies (current or previous) with that
+    /// thumbprint, and the header's `alg` must be that key's — anything else (an HS256 header naming
+    /// an EC key, `none`, a standby, revoked or unknown key) is refused. Without one: HS256 is the
+    /// secret's while it verifies (tokens from before the ring, and from Flask), and an asymmetric `alg`
+    /// is the configured key's (tokens Flask-JWT-Extended signed with the same `JWT_PRIVATE_KEY`).
+    func verifier(algorithm: String, kid: String?, ring: KeyRing) async throws -> JWTKeyCollection {
+        if let allowed = keys.decodeAlgorithms, !allowed.contains(algorithm) { throw TokenError.algorithmNotAllowed }
+        let configured = keys.configured
+        if let kid {
+            if let configured, configured.kid == kid {
+                guard algorithm == configured.algorithm.rawValue else { throw TokenError.algorithmNotAllowed }
+                return try await cache.verifier(kid) { configured.privateKey.publicKey }
+            }
+            guard !kid.isEmpty, kid != KeyRecord.secretID, let record = ring.key(kid), record.verifies else {
+                throw TokenError.unknownKey
+            }
+            guard algorithm == record.alg else { throw TokenError.algorithmNotAllowed }
+            do {
+                return try await cache.verifier(kid) { () throws(KeyError) in try record.publicSigningKey() }
+            } catch {
+                throw StoreError.corrupt(path: "key ring", detail: error.description)
+            }
+        }
+        if algorithm == Self.algorithm {
+            guard ring.secretVerifies else { throw TokenError.unknownKey }
+            return secretKeys
+        }
+        if let configured, algorithm == configured.algorithm.rawValue {
+            return try await cache.verifier(configured.kid) { configured.privateKey.publicKey }
+        }
+        throw TokenError.algorithmNotAllowed
     }
 
     /// PyJWT 2's claim checks in its order (iat, nbf, exp, sub, jti), then Flask-JWT-Extended's.

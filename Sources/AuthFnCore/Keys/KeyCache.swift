@@ -1,0 +1,28 @@
+import JWTKit
+import Synchronization
+
+/// jwt-kit collections made from keys, one per `kid` and purpose, kept for the life of the process: a
+/// `--stream` or Lambda process parses each PEM once, not once per request. A `kid` is the thumbprint
+/// of the public key, so the key under it never changes; only keys the ring or the configuration
+/// holds get here, so the cache is as small as the ring.
+final class KeyCache: Sendable {
+    private let collections = Mutex<[String: JWTKeyCollection]>([:])
+
+    /// A collection whose only key signs as `kid`.
+    func signer(_ kid: String, _ make: () throws(KeyError) -> PrivateSigningKey) async throws(KeyError) -> JWTKeyCollection {
+        let name = "sign:" + kid
+        if let cached = collections.withLock({ $0[name] }) { return cached }
+        let made = try await make().signer(kid: kid)
+        collections.withLock { $0[name] = made }
+        return made
+    }
+
+    /// A collection whose only key (its default) is `kid`'s public key.
+    func verifier(_ kid: String, _ make: () throws(KeyError) -> PublicSigningKey) async throws(KeyError) -> JWTKeyCollection {
+        let name = "verify:" + kid
+        if let cached = collections.withLock({ $0[name] }) { return cached }
+        let made = try await make().verifier()
+        collections.withLock { $0[name] = made }
+        return made
+    }
+}
