@@ -134,6 +134,20 @@ extension InteropTests {
                 ok = client.get("/protected", headers={"Authorization": "Bearer " + tokens["ES256"]})
                 other = client.get("/protected", headers={"Authorization": "Bearer " + tokens["EdDSA"]})
                 out["flask"] = [ok.status_code, ok.get_json(), other.status_code]
+                # The README's resource server that follows rotations: decode_key_loader over PyJWKClient.
+                rotating = flask.Flask("rotating-resource-server")
+                rotating.config["JWT_DECODE_ALGORITHMS"] = ["ES256", "EdDSA", "RS256"]
+                manager = JWTManager(rotating)
+                jwks_client = jwt.PyJWKClient(base + "/.well-known/jwks.json", lifespan=600)
+                @manager.decode_key_loader
+                def key_for(header, payload):
+                    return jwks_client.get_signing_key(header["kid"]).key
+                @rotating.get("/protected")
+                @jwt_required()
+                def rotating_protected():
+                    return {"sub": get_jwt_identity()}
+                out["flask_rotating"] = [rotating.test_client().get(
+                    "/protected", headers={"Authorization": "Bearer " + token}).status_code for token in tokens.values()]
                 key = ECKey.generate_key("P-256")
                 open(pem_path, "wb").write(key.as_pem(private=True))
                 now = int(time.time())
@@ -151,6 +165,7 @@ extension InteropTests {
                 #expect(output["joserfc_tampered_" + algorithm] == "refused", "\(algorithm)")
             }
             #expect(output["flask"] == [200, ["sub": "1"], 422])
+            #expect(output["flask_rotating"] == [200, 200, 200])
 
             // The key PyJWT signed with, imported: its kid is the thumbprint joserfc computed.
             let imported = try Executable.run([], environment: env, arguments: ["keys", "import", "--alg", "ES256", pemFile])

@@ -100,6 +100,27 @@ struct PostgresFleetTests {
         }
     }
 
+    @Test("keys on a fleet: made on one host, signing on every host at once; revoked on one, refused on the other at once")
+    func keyRotationAcrossHosts() throws {
+        try Self.withFleet { root, name in
+            let a = try Host(root, "a", database: name), b = try Host(root, "b", database: name, route: .pgbouncer)
+            _ = try a.send("POST", "/v1/user/register/", body: ["username": "k", "email": "k@example.com", "password": .string(Self.password)])
+            let created = try a.admin(["keys", "create", "--alg", "EdDSA"])
+            let kid = try #require(created.json?["kid"]?.stringValue, "\(created.stderr)")
+            #expect(try b.send("GET", "/.well-known/jwks.json")["body"]?["keys"]?.arrayValue?.first?["kid"] == .string(kid))
+            #expect(try b.admin(["keys", "activate", "--force", kid]).status == 0)
+            let login = try a.send("POST", "/v1/user/login/", body: ["email": "k@example.com", "password": .string(Self.password)])
+            let access = try #require(login["body"]?["data"]?["access_token"]?.stringValue)
+            #expect(access.hasPrefix("eyJhbGciOiJFZERTQSIs"))
+            #expect(try b.send("GET", "/v1/user/user_info/", bearer: access)["status"] == 200)
+            let next = try #require(try b.admin(["keys", "create"]).json?["kid"]?.stringValue)
+            #expect(try a.admin(["keys", "activate", "--force", next]).status == 0)
+            #expect(try a.admin(["keys", "revoke", "--force", kid]).status == 0)
+            #expect(try b.send("GET", "/v1/user/user_info/", bearer: access)["status"] == 422)
+            #expect(!a.wroteData && !b.wroteData)
+        }
+    }
+
     @Test("200 concurrent registrations across two hosts all land; one of 20 same-name ones wins; no 5xx")
     func concurrentRegistrations() throws {
         try Self.withFleet { root, name in

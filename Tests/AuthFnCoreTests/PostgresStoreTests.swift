@@ -171,6 +171,23 @@ struct PostgresStoreTests {
             }
         }
 
+        @Test("a version-1 database (before the key ring) is named unmigrated and upgrades in place, its data kept")
+        func upgradeFromVersion1() throws {
+            let name = try TestDatabase.create()
+            defer { TestDatabase.drop(name) }
+            let store = try Self.store(name, checkSchema: false)
+            _ = try store.migrate()
+            try Self.store(name).commit([.createUser(user("alice"))])
+            _ = try TestDatabase.psql("DROP TABLE authfn_key_ring; UPDATE authfn_schema SET version = 1", database: name)
+            #expect(throws: StoreError.notMigrated("the database has authfn schema version 1; this authfn needs 2")) {
+                try Self.store(name).keyRing()
+            }
+            let migration = try Self.store(name, checkSchema: false).migrate()
+            #expect(migration.from == 1 && migration.to == 2)
+            #expect(try Self.store(name).keyRing() == .empty)
+            #expect(try Self.store(name).user(id: 1)?.username == "alice")
+        }
+
         @Test("unreachable, wrong password, silent server: unavailable (503), without the password")
         func unavailable() throws {
             // A port nothing listens on.
