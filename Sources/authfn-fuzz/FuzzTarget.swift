@@ -47,6 +47,17 @@ enum FuzzHarness {
         _ = try? store.commit([
             .createUser(UserRecord(id: 0, username: "fuzz", email: "fuzz@example.com", password: "scrypt:1024:8:1$salt$00", createdAt: 0))
         ])
+        // A current ES256 key and a previous EdDSA one (the secret previous too), so that tokens with a
+        // `kid` reach the key lookup, the alg binding and both signature checks.
+        let random = SeededRandomSource(seed: 2)
+        if let ed = try? KeyRecord.make(PrivateSigningKey.generate(.eddsa, random: random), now: 0, sealing: nil, random: random),
+            let es = try? KeyRecord.make(PrivateSigningKey.generate(.es256, random: random), now: 0, sealing: nil, random: random),
+            let ring = try? KeyRing.empty.adding(ed).adding(es)
+                .activating(ed.kid, now: 1000, policy: tokens.keyPolicy, force: true)
+                .activating(es.kid, now: 2000, policy: tokens.keyPolicy, force: true)
+        {
+            _ = try? store.commit([.replaceKeyRing(expected: 0, new: ring)])
+        }
         return App(
             context: Context(
                 store: store, time: .fixed(1_767_225_600), random: SeededRandomSource(seed: 1),

@@ -104,7 +104,8 @@ struct PostgresFleetTests {
     func keyRotationAcrossHosts() throws {
         try Self.withFleet { root, name in
             let a = try Host(root, "a", database: name), b = try Host(root, "b", database: name, route: .pgbouncer)
-            _ = try a.send("POST", "/v1/user/register/", body: ["username": "k", "email": "k@example.com", "password": .string(Self.password)])
+            _ = try a.send(
+                "POST", "/v1/user/register/", body: ["username": "k", "email": "k@example.com", "password": .string(Self.password)])
             let created = try a.admin(["keys", "create", "--alg", "EdDSA"])
             let kid = try #require(created.json?["kid"]?.stringValue, "\(created.stderr)")
             #expect(try b.send("GET", "/.well-known/jwks.json")["body"]?["keys"]?.arrayValue?.first?["kid"] == .string(kid))

@@ -47,7 +47,8 @@ public struct KeyAdmin: Sendable {
         let (before, after) = try change { ring throws(KeyRefusal) in
             try ring.activating(kid, now: now, policy: context.tokens.keyPolicy, force: force)
         }
-        return Self.changed(before, after).sorted { a, _ in a.state == .current }
+        let changed = Self.changed(before, after)
+        return changed.filter { $0.state == .current } + changed.filter { $0.state != .current }
     }
 
     /// Stops `kid` verifying and takes it out of the JWKS.
@@ -93,7 +94,7 @@ public struct KeyAdmin: Sendable {
     }
 
     private static func changed(_ before: KeyRing, _ after: KeyRing) -> [KeyRecord] {
-        (after.listing).filter { record in before.listing.first { $0.kid == record.kid } != record }
+        after.listing.filter { record in before.listing.first { $0.kid == record.kid } != record }
     }
 }
 
