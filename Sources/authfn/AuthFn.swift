@@ -525,11 +525,11 @@ enum Runtime {
 
 enum StandardIO {
     /// Reads stdin up to `limit` bytes; a larger request is cut there and answered 413 unparsed.
-    static func read(limit: Int) -> [UInt8] {
+    static func read(limit: Int, from descriptor: Int32 = 0) -> [UInt8] {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while buffer.count < limit {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, min($0.count, limit - buffer.count)) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, min($0.count, limit - buffer.count)) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
             buffer.append(contentsOf: chunk[0..<count])

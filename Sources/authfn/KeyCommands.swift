@@ -2,10 +2,8 @@ import ArgumentParser
 import AuthFnCore
 import Logging
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
+#if canImport(Glibc)
+    import Glibc
 #endif
 
 /// `authfn keys …`: asymmetric signing keys in the store, and their rotation.
@@ -39,16 +37,17 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "ES256, EdDSA or RS256: the key's type.") var alg: KeyAlgorithm
         @Argument(help: "A PEM file, or - for stdin.") var file: String
         func run() async throws {
-            let pem: String
-            if file == "-" {
-                pem = String(decoding: StandardIO.read(limit: KeyAdmin.maximumPEMBytes + 1), as: UTF8.self)
-            } else {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    Runtime.logger.error("cannot read \(file)")
+            // At most one byte more than a PEM may have, whatever the file holds (importKey refuses more).
+            var descriptor: Int32 = 0
+            if file != "-" {
+                descriptor = open(file, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0 else {
+                    Runtime.logger.error("cannot read \(file): \(String(cString: strerror(errno)))")
                     throw ExitCode(66)
                 }
-                pem = String(decoding: data, as: UTF8.self)
             }
+            defer { if descriptor > 0 { close(descriptor) } }
+            let pem = String(decoding: StandardIO.read(limit: KeyAdmin.maximumPEMBytes + 1, from: descriptor), as: UTF8.self)
             try await Keys.run(options, create: true) { keys in [Keys.created(try keys.importKey(pem: pem, algorithm: alg))] }
         }
     }

@@ -148,6 +148,11 @@ import Testing
             try Data(key.pemRepresentation.utf8).write(to: pemFile)
             let wrong = try node.keys(["import", "--alg", "ES256", pemFile.path], at: Self.t0)
             #expect(wrong.status == 65)
+            // A huge file is read only as far as a PEM can go, then refused.
+            let huge = dir.appendingPathComponent("huge.pem")
+            try Data(repeating: 0x41, count: 10 << 20).write(to: huge)
+            let tooLong = try node.keys(["import", "--alg", "ES256", huge.path], at: Self.t0)
+            #expect(tooLong.status == 65 && tooLong.stderr.contains("longer than 65536 bytes"))
             let imported = try node.keys(["import", "--alg", "EdDSA", pemFile.path], at: Self.t0, sealing)
             #expect(imported.lines.first?["kid"] == .string(key.publicKey.thumbprint))
             #expect(imported.lines.first?["sealed"] == true)
