@@ -127,110 +127,25 @@ struct Handle: AsyncParsableCommand {
     static func serve(_ mode: Mode, dataDirectory: String?) async throws {
         signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
-        let http = mode == .http, stream = mode == .stream
-        let flavor: CGI.Flavor? =
-            switch mode {
-            case .cgi: CGI.flavor(environment) ?? .cgi
-            case .automatic: CGI.flavor(environment)
-            case .http, .stream: nil
-            }
+        let transport: Transport
+        switch mode {
+        case .http: transport = .http
+        case .stream: transport = .stream
+        case .cgi: transport = .cgi(CGI.flavor(environment) ?? .cgi)
+        case .automatic: transport = CGI.flavor(environment).map(Transport.cgi) ?? .envelope
+        }
         let runtime: Runtime.Loaded
         do {
             runtime = try await Runtime.load(environment: environment, dataDirectory: dataDirectory)
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
-            let failure = Response.message(500, "Internal server error: authfn is misconfigured.")
-            _ = StandardIO.write(
-                http ? HTTP1.encode(failure) : flavor.map { CGI.encode(failure, flavor: $0) } ?? Envelope.encodeResponse(failure))
+            _ = FileDescriptor.standardOutput.write(transport.misconfigured())
             throw ExitCode(78)
         }
-        let app = App(context: runtime.context)
-        let timeout = runtime.configuration.readTimeout
-        let output: [UInt8]
-        if http {
-            guard let reply = await Self.serveHTTP(app, timeout: timeout) else { return }
-            output = reply
-        } else if let flavor {
-            output = await Self.serveCGI(app, flavor: flavor, environment: environment, timeout: timeout)
-        } else if stream {
-            try await Self.serveStream(app)
-            return
-        } else {
-            output = await app.reply(envelope: StandardIO.read(limit: Envelope.maximumRequestBytes + 1)).output
-        }
-        guard StandardIO.write(output) else { throw ExitCode(74) }
-    }
-
-    /// One HTTP/1.1 request; `nil` when the client connected and sent nothing at all.
-    static func serveHTTP(_ app: App, timeout: Int64) async -> [UInt8]? {
-        let input = StandardInput(timeout: timeout)
-        var method = "GET"
-        let response: Response
-        do {
-            var head: HTTP1.Head?
-            while true {
-                head = try HTTP1.parseHead(input.buffer)
-                if head != nil { break }
-                guard try input.fill(maximum: HTTPLimits.headerBytes + 1) else {
-                    if input.buffer.isEmpty { return nil }
-                    throw HTTPError.badRequest("the connection closed before the request head was complete")
-                }
-            }
-            guard let head else { return nil }
-            method = head.method
-            let end = head.bodyOffset + head.contentLength
-            while input.buffer.count < end {
-                guard try input.fill() else {
-                    throw HTTPError.badRequest("the connection closed before Content-Length bytes of body arrived")
-                }
-            }
-            response = await app.handle(HTTP1.request(head, body: input.buffer[head.bodyOffset..<end]))
-        } catch StandardInput.Failure.timeout {
-            response = app.refuse(HTTPError.timeout(seconds: Int(timeout)))
-        } catch {
-            response = app.refuse(error)
-        }
-        return HTTP1.encode(response, includeBody: method != "HEAD")
-    }
-
-    /// One CGI (or OpenFaaS classic) request: head from the environment, body from stdin.
-    static func serveCGI(_ app: App, flavor: CGI.Flavor, environment: [String: String], timeout: Int64) async -> [UInt8] {
-        let input = StandardInput(timeout: timeout)
-        let response: Response
-        do {
-            var (request, length) = try CGI.head(environment, flavor: flavor)
-            let limit = length ?? HTTPLimits.bodyBytes + 1
-            while input.buffer.count < limit, try input.fill(maximum: limit - input.buffer.count) {}
-            if let length, input.buffer.count < length {
-                throw HTTPError.badRequest("stdin ended before CONTENT_LENGTH bytes arrived")
-            }
-            if input.buffer.count > HTTPLimits.bodyBytes { throw HTTPError.bodyTooLarge(limit: HTTPLimits.bodyBytes) }
-            let body = input.take(limit)
-            if !body.isEmpty { request.body = .raw(body) }
-            response = await app.handle(request)
-        } catch StandardInput.Failure.timeout {
-            response = app.refuse(HTTPError.timeout(seconds: Int(timeout)))
-        } catch {
-            response = app.refuse(error)
-        }
-        return CGI.encode(response, flavor: flavor)
-    }
-
-    /// Envelopes, one per line, each answered on its own line as soon as it is handled. State is
-    /// read from the data directory for every request, so other processes may share it.
-    static func serveStream(_ app: App) async throws {
-        let input = StandardInput(timeout: nil)
-        while let line = try input.nextLine(limit: Envelope.maximumRequestBytes) {
-            let output: [UInt8]
-            switch line {
-            case .tooLong:
-                output = Envelope.encodeResponse(app.refuse(EnvelopeError.tooLarge(limit: Envelope.maximumRequestBytes)))
-            case .line(let bytes):
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                output = await app.reply(envelope: bytes).output
-            }
-            guard StandardIO.write(output) else { throw ExitCode(74) }
-        }
+        let served = await transport.serve(
+            App(context: runtime.context), input: FileDescriptor.standardInput, output: FileDescriptor.standardOutput,
+            environment: environment, timeout: runtime.configuration.readTimeout)
+        guard served else { throw ExitCode(74) }
     }
 }
 
@@ -524,34 +439,13 @@ enum Runtime {
 }
 
 enum StandardIO {
-    /// Reads stdin up to `limit` bytes; a larger request is cut there and answered 413 unparsed.
-    static func read(limit: Int, from descriptor: Int32 = 0) -> [UInt8] {
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while buffer.count < limit {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, min($0.count, limit - buffer.count)) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            buffer.append(contentsOf: chunk[0..<count])
-        }
-        return buffer
-    }
+    /// Reads stdin (or `descriptor`) up to `limit` bytes.
+    static func read(limit: Int, from descriptor: Int32 = 0) -> [UInt8] { FileDescriptor(descriptor).read(upTo: limit) }
 
     /// Text for the person at a terminal (prompts), on stderr.
     static func writeError(_ text: String) {
         _ = write(Array(text.utf8), to: 2)
     }
 
-    static func write(_ bytes: [UInt8], to descriptor: Int32 = 1) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-            }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return false }
-            offset += written
-        }
-        return true
-    }
+    static func write(_ bytes: [UInt8], to descriptor: Int32 = 1) -> Bool { FileDescriptor(descriptor).write(bytes) }
 }
