@@ -467,7 +467,8 @@
             let what = "\(message) (SQLSTATE \(state))"
             switch state {
             case "40001", "40P01": return .retry(what)
-            case "23505", "42P07": return .duplicate(what)
+            // 42710: two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the check and clash on the row type.
+            case "23505", "42P07", "42710": return .duplicate(what)
             case "42P01", "42703": return .store(.notMigrated("the database has no authfn schema, or an incomplete one: \(what)"))
             case "3D000", "53300", "57P01", "57P02", "57P03": return .store(.unavailable("\(url): \(what)"))
             default:
