@@ -14,7 +14,7 @@ import Synchronization
 #endif
 
 /// The entry point. The invocations a launcher makes for every request (`authfn`, `authfn --http`,
-/// `authfn --cgi`, `authfn --stream`) go straight to `Handle.serve`: building the argument parser's
+/// `authfn --cgi`, `authfn --stream`, and Lambda's `bootstrap` with no arguments) go straight to `Handle.serve`: building the argument parser's
 /// command tree reflects every command and option at run time, which cost about as much as handling
 /// the request. Any other command line goes through the parser.
 @main
@@ -22,6 +22,8 @@ enum Main {
     static func main() async {
         let mode: Handle.Mode
         switch Array(CommandLine.arguments.dropFirst()) {
+        case [] where !(ProcessInfo.processInfo.environment["AWS_LAMBDA_RUNTIME_API"] ?? "").isEmpty: mode = .lambda
+        case ["--lambda"]: mode = .lambda
         case []: mode = .automatic
         case ["--http"]: mode = .http
         case ["--cgi"]: mode = .cgi
@@ -52,6 +54,8 @@ struct AuthFn: AsyncParsableCommand {
               authfn --http [--data-dir DIR]    one raw HTTP/1.1 request (inetd, xinetd, socat, systemd Accept=yes)
               authfn --cgi [--data-dir DIR]     one CGI request (lighttpd, Apache, OpenFaaS classic)
               authfn --stream [--data-dir DIR]  one envelope per line, answered line by line, until end of input
+              authfn --lambda [--data-dir DIR]  the AWS Lambda Runtime API loop (automatic when AWS_LAMBDA_RUNTIME_API \
+            is set and there are no arguments)
 
             Configuration comes from environment variables (and a .env file in the working directory): \
             'authfn config' prints the settings in effect; the README lists them all. --data-dir may \
@@ -109,18 +113,21 @@ struct Handle: AsyncParsableCommand {
     @Flag(name: .customLong("stream"), help: "Read one JSON envelope per line, answer one line each, until end of input.")
     var stream = false
 
+    @Flag(name: .customLong("lambda"), help: "Serve AWS Lambda invocations from the Runtime API (AWS_LAMBDA_RUNTIME_API).")
+    var lambda = false
+
     func validate() throws {
-        if [http, cgi, stream].filter({ $0 }).count > 1 {
-            throw ValidationError("Choose at most one of --http, --cgi and --stream.")
+        if [http, cgi, stream, lambda].filter({ $0 }).count > 1 {
+            throw ValidationError("Choose at most one of --http, --cgi, --stream and --lambda.")
         }
     }
 
     /// What stdin carries: an envelope, or CGI when the environment says so (`automatic`), or what a
     /// flag names.
-    enum Mode { case automatic, http, cgi, stream }
+    enum Mode { case automatic, http, cgi, stream, lambda }
 
     mutating func run() async throws {
-        let mode: Mode = http ? .http : cgi ? .cgi : stream ? .stream : .automatic
+        let mode: Mode = http ? .http : cgi ? .cgi : stream ? .stream : lambda ? .lambda : .automatic
         try await Self.serve(mode, dataDirectory: options.dataDirectory)
     }
 
@@ -129,6 +136,7 @@ struct Handle: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let transport: Transport
         switch mode {
+        case .lambda: return try await serveLambda(environment, dataDirectory: dataDirectory)
         case .http: transport = .http
         case .stream: transport = .stream
         case .cgi: transport = .cgi(CGI.flavor(environment) ?? .cgi)
@@ -146,6 +154,38 @@ struct Handle: AsyncParsableCommand {
             App(context: runtime.context), input: FileDescriptor.standardInput, output: FileDescriptor.standardOutput,
             environment: environment, timeout: runtime.configuration.readTimeout)
         guard served else { throw ExitCode(74) }
+    }
+
+    /// Lambda's loop: configuration once, then invocations until Lambda ends the process. A
+    /// configuration that cannot work is reported to `init/error` (exit 78); a Runtime API that cannot
+    /// be reached at all ends the process (exit 69), as nothing else could be done.
+    static func serveLambda(_ environment: [String: String], dataDirectory: String?) async throws {
+        let runtime: LambdaRuntime
+        do {
+            runtime = LambdaRuntime(
+                client: try RuntimeAPIClient(address: environment["AWS_LAMBDA_RUNTIME_API"] ?? ""), logger: Runtime.logger)
+        } catch {
+            Runtime.logger.critical("--lambda: \(error)")
+            throw ExitCode(78)
+        }
+        let loaded: Runtime.Loaded
+        do {
+            loaded = try await Runtime.load(environment: environment, dataDirectory: dataDirectory)
+        } catch {
+            Runtime.logger.critical("configuration unusable: \(error)")
+            do {
+                try runtime.reportInitError(error)
+            } catch {
+                Runtime.logger.error("could not report the configuration error to the Runtime API: \(error)")
+            }
+            throw ExitCode(78)
+        }
+        do {
+            try await runtime.run(App(context: loaded.context))
+        } catch {
+            Runtime.logger.critical("the Runtime API cannot be reached: \(error)")
+            throw ExitCode(69)
+        }
     }
 }
 
