@@ -264,7 +264,7 @@ extension EndToEndTests {
     @Test(
         "other command lines still go through the argument parser",
         arguments: [
-            (["--http", "--cgi"], Int32(64), "Choose at most one of --http, --cgi and --stream."),
+            (["--http", "--cgi"], Int32(64), "Choose at most one of --http, --cgi, --stream and --lambda."),
             (["--http", "--http"], 0, ""),
             (["--htp"], 64, "Unknown option '--htp'"),
             (["handle", "--http"], 0, ""),

@@ -175,7 +175,7 @@ import Testing
     @Test func theRingRoundTripsThroughItsJSON() throws {
         let ring = try Self.ring().activating("a", now: Self.t0 + 600, policy: Self.policy, force: false)
         #expect(try KeyRing.decode(ring.encoded(), path: "keys.json") == ring)
-        #expect(throws: StoreError.corrupt(path: "keys.json", detail: "not a key ring")) {
+        #expect(throws: StoreError.corrupt(path: "keys.json", detail: "not a KeyRing record")) {
             try KeyRing.decode(Array("[]".utf8), path: "keys.json")
         }
     }

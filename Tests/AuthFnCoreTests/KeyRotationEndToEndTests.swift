@@ -161,7 +161,8 @@ import Testing
             #expect(!stored.contains("PRIVATE KEY") && stored.contains("PUBLIC KEY"))
             let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
             #expect(mode == 0o600)
-            #expect(try node.keys(["activate", "--force", key.publicKey.thumbprint], at: Self.t0).status == 0)
+            let activation = try node.keys(["activate", "--force", key.publicKey.thumbprint], at: Self.t0)
+            #expect(activation.status == 0, "\(activation.stderr)")
             _ = try node.send(EndToEndTests.registerSeed, at: Self.t0)
             // Without the encryption key the sealed key cannot sign: a 500, and the log says why.
             let failed = try Executable.run(EndToEndTests.loginSeed, environment: node.env(at: Self.t0))

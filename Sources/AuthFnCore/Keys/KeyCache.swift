@@ -7,6 +7,7 @@ import Synchronization
 /// holds get here, so the cache is as small as the ring.
 final class KeyCache: Sendable {
     private let collections = Mutex<[String: JWTKeyCollection]>([:])
+    private let algorithms = Mutex<[String: any JWTAlgorithm]>([:])
 
     /// A collection whose only key signs as `kid`.
     func signer(_ kid: String, _ make: () throws(KeyError) -> PrivateSigningKey) async throws(KeyError) -> JWTKeyCollection {
@@ -17,12 +18,11 @@ final class KeyCache: Sendable {
         return made
     }
 
-    /// A collection whose only key (its default) is `kid`'s public key.
-    func verifier(_ kid: String, _ make: () throws(KeyError) -> PublicSigningKey) async throws(KeyError) -> JWTKeyCollection {
-        let name = "verify:" + kid
-        if let cached = collections.withLock({ $0[name] }) { return cached }
+    /// jwt-kit's algorithm verifying with `kid`'s public key.
+    func verifier(_ kid: String, _ make: () throws(KeyError) -> PublicSigningKey) async throws(KeyError) -> any JWTAlgorithm {
+        if let cached = algorithms.withLock({ $0[kid] }) { return cached }
         let made = try await make().verifier()
-        collections.withLock { $0[name] = made }
+        algorithms.withLock { $0[kid] = made }
         return made
     }
 }

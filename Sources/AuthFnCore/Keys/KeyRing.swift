@@ -10,11 +10,11 @@
 /// The HS256 secret has a record too (`secretID`, no key material: the secret itself stays in the
 /// configuration), so that it moves through the same states as the other keys once an asymmetric
 /// key takes over.
-public struct KeyRecord: Sendable, Equatable, Codable {
+public struct KeyRecord: Sendable, Equatable, Encodable {
     /// standby: published, not signing. current: the one signing key (published). previous: retired
     /// from signing; verifies and is published until revoked. revoked: neither verifies nor is
     /// published; `keys delete` removes it.
-    public enum State: String, Sendable, Codable {
+    public enum State: String, Sendable, Encodable {
         case standby, current, previous, revoked
     }
 
@@ -84,7 +84,7 @@ public struct KeyRecord: Sendable, Equatable, Codable {
 
 /// Every key, versioned as one document: each change is a compare-and-set on `version`, so two
 /// operators activating different keys at once cannot leave two current keys.
-public struct KeyRing: Sendable, Equatable, Codable {
+public struct KeyRing: Sendable, Equatable, Encodable {
     public var version: Int64
     public var keys: [KeyRecord]
 
@@ -119,12 +119,5 @@ public struct KeyRing: Sendable, Equatable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? Array(encoder.encode(self))) ?? []
-    }
-
-    public static func decode(_ bytes: [UInt8], path: String) throws(StoreError) -> KeyRing {
-        guard let ring = try? JSONDecoder().decode(KeyRing.self, from: Data(bytes)) else {
-            throw .corrupt(path: path, detail: "not a key ring")
-        }
-        return ring
     }
 }

@@ -230,9 +230,9 @@ public struct PublicSigningKey: Sendable {
         return Array(array[start...])
     }
 
-    /// A jwt-kit collection whose only key is this one, as its default: authfn has already chosen it
-    /// by `kid` and checked the header's `alg` against it, so jwt-kit's own lookup has nothing to decide.
-    func verifier() async throws(KeyError) -> JWTKeyCollection {
+    /// jwt-kit's algorithm for this key: authfn has already chosen the key by `kid` and checked the
+    /// header's `alg` against it, so jwt-kit's own lookup has nothing to decide.
+    func verifier() async throws(KeyError) -> any JWTAlgorithm {
         let keys = JWTKeyCollection()
         do {
             switch material {
@@ -242,10 +242,10 @@ public struct PublicSigningKey: Sendable {
                 let rsa = try Insecure.RSA.PublicKey(backing: key)
                 await keys.add(rsa: rsa, digestAlgorithm: DigestAlgorithm.sha256)
             }
+            return try await keys.getKey()
         } catch {
             throw KeyError("jwt-kit refused the key: \(error)")
         }
-        return keys
     }
 }
 

@@ -25,8 +25,8 @@ enum Authentication {
         default: break
         }
         let store = context.store
-        if let jti = token.jti, try store.revocation(RevocationRecord.key(.token, jti)) != nil { throw TokenError.revoked }
-        if let sid = token.sid, try store.revocation(RevocationRecord.key(.session, sid)) != nil { throw TokenError.revoked }
+        let revocationKeys = [token.jti.map { RevocationRecord.key(.token, $0) }, token.sid.map { RevocationRecord.key(.session, $0) }]
+        if try !store.revocations(revocationKeys.compactMap { $0 }).isEmpty { throw TokenError.revoked }
         guard let id = Int(token.subject), id > 0, let user = try store.user(id: id), user.isActive else {
             throw AuthError.unknownUser
         }

@@ -205,6 +205,14 @@ public final class FileStore: Store {
         try read { () throws(StoreError) in try load(RevocationRecord.self, Self.revocationPath(key)) }
     }
 
+    public func revocations(_ keys: [String]) throws(StoreError) -> [RevocationRecord] {
+        try read { () throws(StoreError) in
+            var found: [RevocationRecord] = []
+            for key in keys { if let record = try load(RevocationRecord.self, Self.revocationPath(key)) { found.append(record) } }
+            return found
+        }
+    }
+
     public func throttle(_ key: String) throws(StoreError) -> ThrottleRecord? {
         try read { () throws(StoreError) in try load(ThrottleRecord.self, Self.throttlePath(key)) }
     }
@@ -235,7 +243,7 @@ public final class FileStore: Store {
 
     static let keyRingPath = "keys.json"
 
-    private func scan<T: Decodable>(_ type: T.Type, in directory: String) throws(StoreError) -> [T] {
+    private func scan<T: StoredRecord>(_ type: T.Type, in directory: String) throws(StoreError) -> [T] {
         var records: [T] = []
         for name in try self.directory(directory, create: false)?.list() ?? [] where name.hasSuffix(".json") {
             if let record = try load(type, directory + "/" + name) { records.append(record) }
@@ -256,17 +264,9 @@ public final class FileStore: Store {
 
     private func loadUser(id: Int) throws(StoreError) -> UserRecord? { try load(UserRecord.self, Self.userPath(id)) }
 
-    private func load<T: Decodable>(_ type: T.Type, _ relative: String) throws(StoreError) -> T? {
+    private func load<T: StoredRecord>(_ type: T.Type, _ relative: String) throws(StoreError) -> T? {
         guard let bytes = try contents(relative) else { return nil }
-        return try Self.decode(type, bytes, path: relative)
-    }
-
-    fileprivate static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], path: String) throws(StoreError) -> T {
-        do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw .corrupt(path: path, detail: "not a \(type) record")
-        }
+        return try T.decode(bytes, path: relative)
     }
 
     private func indexEntry(kind: String, key: String) throws(StoreError) -> Int? {
@@ -284,11 +284,16 @@ public final class FileStore: Store {
     }
 
     static func digest(_ key: String) -> String {
-        SHA256.hash(data: Array(key.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Array(key.utf8)) {
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func indexPath(kind: String, key: String) -> String { "index/\(kind)/\(digest(key)).json" }
     static func revocationPath(_ key: String) -> String { "revoked/\(digest(key)).json" }
@@ -403,7 +408,7 @@ public final class FileStore: Store {
 
         func user(_ id: Int) throws(StoreError) -> UserRecord? {
             let relative = FileStore.userPath(id)
-            return try contents(relative).map { bytes throws(StoreError) in try FileStore.decode(UserRecord.self, bytes, path: relative) }
+            return try contents(relative).map { bytes throws(StoreError) in try UserRecord.decode(bytes, path: relative) }
         }
 
         mutating func loadedCounters() throws(StoreError) -> Counters {
@@ -482,7 +487,7 @@ public final class FileStore: Store {
             case .replaceThrottle(let key, let expected, let new):
                 let relative = FileStore.throttlePath(key)
                 let current = try contents(relative).map { bytes throws(StoreError) in
-                    try FileStore.decode(ThrottleRecord.self, bytes, path: relative)
+                    try ThrottleRecord.decode(bytes, path: relative)
                 }
                 guard current == expected else { throw .conflict(.throttle) }
                 put(relative, try new.map { record throws(StoreError) in try FileStore.encode(record) })

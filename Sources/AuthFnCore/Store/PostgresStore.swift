@@ -115,6 +115,21 @@
                 Self.decodeRevocation)
         }
 
+        /// One query for all of `keys` (a round trip saved on every authenticated request).
+        public func revocations(_ keys: [String]) throws(StoreError) -> [RevocationRecord] {
+            guard !keys.isEmpty else { return [] }
+            let digests = keys.map(FileStore.digest)
+            return try session { session throws(Failure) in
+                var records: [RevocationRecord] = []
+                for row in try session.run(
+                    "SELECT \(unescaped: Self.revocationColumns) FROM authfn_revocations WHERE key_digest = ANY(\(digests)) AND kind <> 'pending'"
+                ) {
+                    records.append(try Self.decodeRevocation(row))
+                }
+                return records
+            }
+        }
+
         public func allRevocations() throws(StoreError) -> [RevocationRecord] {
             try session { session throws(Failure) in
                 var records: [RevocationRecord] = []

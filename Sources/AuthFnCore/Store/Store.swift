@@ -15,6 +15,9 @@ public protocol Store: Sendable {
     func allUsers() throws(StoreError) -> [UserRecord]
     /// The revocation stored under `key` (see `RevocationRecord.key`), if any.
     func revocation(_ key: String) throws(StoreError) -> RevocationRecord?
+    /// The revocations stored under any of `keys`, read together (one lock, one query): what an
+    /// authenticated request checks.
+    func revocations(_ keys: [String]) throws(StoreError) -> [RevocationRecord]
     /// The failed-login record for `key`, if any.
     func throttle(_ key: String) throws(StoreError) -> ThrottleRecord?
     /// How many stored password hashes use each method (`UserRecord.passwordMethod`), so that a login
@@ -43,6 +46,13 @@ extension Store {
     public func isEmpty() throws(StoreError) -> Bool {
         guard try nextUserID() == 1, try allUsers().isEmpty, try allRevocations().isEmpty else { return false }
         return try allThrottles().isEmpty
+    }
+
+    /// One lookup per key, for stores where that is as cheap as a batch.
+    public func revocations(_ keys: [String]) throws(StoreError) -> [RevocationRecord] {
+        var found: [RevocationRecord] = []
+        for key in keys { if let record = try revocation(key) { found.append(record) } }
+        return found
     }
 
     public func isRevoked(jti: String) throws(StoreError) -> Bool {

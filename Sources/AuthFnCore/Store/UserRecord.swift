@@ -3,7 +3,7 @@
 import Foundation
 
 /// A stored account. `password` is a Werkzeug-format hash, never the password.
-public struct UserRecord: Sendable, Equatable, Codable {
+public struct UserRecord: Sendable, Equatable, Encodable {
     public var id: Int
     public var username: String
     public var email: String
@@ -52,20 +52,6 @@ public struct UserRecord: Sendable, Equatable, Codable {
         case cutoffExemptSession = "cutoff_exempt_sid"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decode(Int.self, forKey: .id)
-        username = try container.decode(String.self, forKey: .username)
-        email = try container.decode(String.self, forKey: .email)
-        password = try container.decode(String.self, forKey: .password)
-        isActive = try container.decode(Bool.self, forKey: .isActive)
-        createdAt = try container.decode(Int64.self, forKey: .createdAt)
-        // Absent from records written by authfn 1.0.
-        cutoffGeneration = try container.decodeIfPresent(Int64.self, forKey: .cutoffGeneration) ?? 0
-        tokensValidAfter = try container.decodeIfPresent(Int64.self, forKey: .tokensValidAfter)
-        cutoffExemptSession = try container.decodeIfPresent(String.self, forKey: .cutoffExemptSession)
-    }
-
     /// The hash's method, as Werkzeug writes it before the first `$` (`scrypt:131072:8:1`).
     public var passwordMethod: String {
         String(password.prefix { $0 != "$" })
@@ -97,8 +83,8 @@ public struct UserRecord: Sendable, Equatable, Codable {
 
 /// A revocation: a token id, a whole session, or a refresh token spent by rotation. Kept until
 /// nothing it covers can still be valid (`expiresAt`), then pruned.
-public struct RevocationRecord: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, Codable {
+public struct RevocationRecord: Sendable, Equatable, Encodable {
+    public enum Kind: String, Sendable, Encodable {
         /// One token, by `jti`.
         case token
         /// Every token carrying this `sid`.
@@ -111,7 +97,7 @@ public struct RevocationRecord: Sendable, Equatable, Codable {
     }
 
     /// The replacement refresh token a spent one was exchanged for, enough to sign it again byte for byte.
-    public struct Child: Sendable, Equatable, Codable {
+    public struct Child: Sendable, Equatable, Encodable {
         public var jti: String
         public var issuedAt: Int64
 
@@ -161,18 +147,10 @@ public struct RevocationRecord: Sendable, Equatable, Codable {
         case revokedAt = "revoked_at"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = try container.decodeIfPresent(Kind.self, forKey: .kind) ?? .token
-        id = try container.decode(String.self, forKey: .id)
-        expiresAt = try container.decodeIfPresent(Int64.self, forKey: .expiresAt)
-        revokedAt = try container.decode(Int64.self, forKey: .revokedAt)
-        child = try container.decodeIfPresent(Child.self, forKey: .child)
-    }
 }
 
 /// Recent failed logins for one account (keyed by canonical email, whether or not it exists).
-public struct ThrottleRecord: Sendable, Equatable, Codable {
+public struct ThrottleRecord: Sendable, Equatable, Encodable {
     public var key: String
     /// Times of failed attempts, oldest first, at most the configured maximum.
     public var failures: [Int64]

@@ -31,14 +31,6 @@ struct IssuedClaims: JWTPayload, Equatable {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
-/// A token whose signature jwt-kit has verified. Decoding accepts any payload: authfn parses and
-/// validates the claims itself afterwards.
-struct SignatureOnly: JWTPayload {
-    init(from decoder: any Decoder) throws {}
-    func encode(to encoder: any Encoder) throws {}
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
-
 /// The session a token belongs to, as its `sid`, `gen` and `sxp` claims carry it. Tokens minted before
 /// authfn wrote `gen` and `sxp` have only the id.
 public struct SessionClaims: Sendable, Equatable {

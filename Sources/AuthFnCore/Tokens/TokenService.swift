@@ -26,6 +26,8 @@ public struct TokenService: Sendable {
     }()
 
     let secretKeys: JWTKeyCollection
+    /// The secret's HMAC, as jwt-kit's algorithm (`nil` only if jwt-kit lost the key it was just given).
+    let secretVerifier: (any JWTAlgorithm)?
     public var accessLifetime: Int64
     public var refreshLifetime: Int64
     public var keys: KeySettings
@@ -39,6 +41,7 @@ public struct TokenService: Sendable {
         let collection = JWTKeyCollection(defaultJWTSerializer: Self.serializer)
         await collection.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256, serializer: Self.serializer)
         self.secretKeys = collection
+        self.secretVerifier = try? await collection.getKey()
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
         self.keys = keys
@@ -112,7 +115,7 @@ public struct TokenService: Sendable {
             throw TokenError.malformed("Invalid header string: \(error)")
         }
         let payloadBytes = try Self.decodeSegment(bytes[(firstDot + 1)..<lastDot], name: "payload")
-        _ = try Self.decodeSegment(bytes[(lastDot + 1)...], name: "crypto")
+        let signature = try Self.decodeSegment(bytes[(lastDot + 1)...], name: "crypto")
 
         if let kid = header["kid"], kid.stringValue == nil {
             throw TokenError.malformed("Key ID header parameter must be a string")
@@ -131,10 +134,9 @@ public struct TokenService: Sendable {
         guard let alg = header["alg"] else { throw TokenError.malformed("Algorithm not specified") }
         guard let algorithm = alg.stringValue else { throw TokenError.algorithmNotAllowed }
         let verifier = try await verifier(algorithm: algorithm, kid: header["kid"]?.stringValue, ring: ring)
-
-        do {
-            _ = try await verifier.verify(bytes, as: SignatureOnly.self)
-        } catch {
+        // jwt-kit's algorithm checks the signature over the signing input (HMAC compared in constant
+        // time); the header and payload are authfn's to parse, once.
+        guard (try? verifier.verify(signature, signs: bytes[..<lastDot])) == true else {
             throw TokenError.signatureVerificationFailed
         }
 
@@ -154,7 +156,7 @@ public struct TokenService: Sendable {
     /// an EC key, `none`, a standby, revoked or unknown key) is refused. Without one: HS256 is the
     /// secret's while it verifies (tokens from before the ring, and from Flask), and an asymmetric `alg`
     /// is the configured key's (tokens Flask-JWT-Extended signed with the same `JWT_PRIVATE_KEY`).
-    func verifier(algorithm: String, kid: String?, ring: KeyRing) async throws -> JWTKeyCollection {
+    func verifier(algorithm: String, kid: String?, ring: KeyRing) async throws -> any JWTAlgorithm {
         if let allowed = keys.decodeAlgorithms, !allowed.contains(algorithm) { throw TokenError.algorithmNotAllowed }
         let configured = keys.configured
         if let kid {
@@ -173,8 +175,8 @@ public struct TokenService: Sendable {
             }
         }
         if algorithm == Self.algorithm {
-            guard ring.secretVerifies else { throw TokenError.unknownKey }
-            return secretKeys
+            guard ring.secretVerifies, let secretVerifier else { throw TokenError.unknownKey }
+            return secretVerifier
         }
         if let configured, algorithm == configured.algorithm.rawValue {
             return try await cache.verifier(configured.kid) { configured.privateKey.publicKey }
