@@ -22,7 +22,9 @@ enum Main {
     static func main() async {
         let mode: Handle.Mode
         switch Array(CommandLine.arguments.dropFirst()) {
-        case [] where !(ProcessInfo.processInfo.environment["AWS_LAMBDA_RUNTIME_API"] ?? "").isEmpty: mode = .lambda
+        // getenv, not ProcessInfo's environment: that builds a dictionary of every variable, and the
+        // request path builds it once, in `serve`.
+        case [] where getenv("AWS_LAMBDA_RUNTIME_API").map { $0.pointee != 0 } ?? false: mode = .lambda
         case ["--lambda"]: mode = .lambda
         case []: mode = .automatic
         case ["--http"]: mode = .http
@@ -455,7 +457,7 @@ enum Runtime {
     /// is a socket, then syslog or nothing) and at which level. The variables are read as text here,
     /// so that a configuration error can itself be logged; the first call wins.
     static func bootstrapLogging(
-        environment: [String: String], dotEnv: String? = dotEnv(), configuration: Configuration?
+        environment: @autoclosure () -> [String: String], dotEnv: @autoclosure () -> String? = dotEnv(), configuration: Configuration?
     ) {
         let first = bootstrapped.withLock { done in
             let first = !done
@@ -463,10 +465,16 @@ enum Runtime {
             return first
         }
         guard first else { return }
-        var merged = dotEnv.map(Configuration.parseDotEnv) ?? [:]
-        merged.merge(environment) { _, real in real }
-        let level = configuration?.logLevel ?? merged["AUTHFN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
-        let logFile = configuration?.logFile ?? merged["AUTHFN_LOG_FILE"]
+        let level: Logger.Level
+        let logFile: String?
+        if let configuration {
+            (level, logFile) = (configuration.logLevel, configuration.logFile)
+        } else {
+            var merged = dotEnv().map(Configuration.parseDotEnv) ?? [:]
+            merged.merge(environment()) { _, real in real }
+            level = merged["AUTHFN_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+            logFile = merged["AUTHFN_LOG_FILE"]
+        }
         let isSocket = LogDestination.standardErrorIsSocket
         var sink = LogSink(LogDestination.choose(logFile: logFile, standardErrorIsSocket: isSocket))
         let failure = sink.failure

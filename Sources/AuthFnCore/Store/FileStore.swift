@@ -92,8 +92,9 @@ public final class FileStore: Store {
 
     /// The directory part and file name of a path relative to the data directory.
     private static func split(_ relative: String) -> (directory: String, name: String) {
-        guard let slash = relative.lastIndex(of: "/") else { return ("", relative) }
-        return (String(relative[..<slash]), String(relative[relative.index(after: slash)...]))
+        let bytes = relative.utf8
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return ("", relative) }
+        return (String(Substring(bytes[..<slash])), String(Substring(bytes[bytes.index(after: slash)...])))
     }
 
     /// The directory `relative` (relative to the data directory), created if `create`; `nil` if missing.

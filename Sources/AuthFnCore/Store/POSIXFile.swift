@@ -106,16 +106,19 @@ final class Directory: Sendable {
             throw .io(operation: "open", path: label(name), errno: errno)
         }
         defer { close(fd) }
+        // Records are small: one uninitialised buffer per read, kept whole when it is the first.
         var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "read", path: label(name), errno: errno)
+            var failure: Int32 = 0
+            let piece = [UInt8](unsafeUninitializedCapacity: 4096) { buffer, initialized in
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count < 0 { failure = errno }
+                initialized = max(count, 0)
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
+            if failure == EINTR { continue }
+            if failure != 0 { throw .io(operation: "read", path: label(name), errno: failure) }
+            if piece.isEmpty { return result }
+            if result.isEmpty { result = piece } else { result += piece }
         }
     }
 
