@@ -74,8 +74,8 @@ struct Database: AsyncParsableCommand {
 
     static func settings() throws -> Configuration {
         do {
-            let config = try Configuration.load(environment: ProcessInfo.processInfo.environment, dotEnv: Runtime.dotEnv())
-            Runtime.bootstrapLogging(environment: ProcessInfo.processInfo.environment, configuration: config)
+            let config = try Configuration.load(environment: Runtime.environment, dotEnv: Runtime.dotEnv())
+            Runtime.bootstrapLogging(environment: Runtime.environment, configuration: config)
             return config
         } catch {
             Runtime.logger.critical("configuration unusable: \(error)")
@@ -196,7 +196,7 @@ extension Users {
                 bytes = StandardIO.read(limit: Int.max)
             } else {
                 guard let data = FileManager.default.contents(atPath: file) else {
-                    Runtime.bootstrapLogging(environment: ProcessInfo.processInfo.environment, configuration: nil)
+                    Runtime.bootstrapLogging(environment: Runtime.environment, configuration: nil)
                     Runtime.logger.error("cannot read \(file)")
                     throw ExitCode(66)
                 }
@@ -206,7 +206,7 @@ extension Users {
             do {
                 rows = try UserImport.rows(bytes)
             } catch {
-                Runtime.bootstrapLogging(environment: ProcessInfo.processInfo.environment, configuration: nil)
+                Runtime.bootstrapLogging(environment: Runtime.environment, configuration: nil)
                 Runtime.logger.error("\(file): \(error)")
                 throw ExitCode(65)
             }

@@ -37,7 +37,7 @@ import Testing
         .bug(id: "9.15", "the README's deployment excerpts are the shipped files"),
         arguments: [
             "authfn.socket", "authfn@.service", "xinetd.conf", "inetd.conf", "lighttpd-cgi.conf", "openfaas-stack-postgres.yml",
-            "lambda-postgres.yml",
+            "lambda/template.yml",
         ])
     func deployFilesAppearVerbatim(_ name: String) throws {
         let readme = try String(contentsOf: Self.readme, encoding: .utf8)
