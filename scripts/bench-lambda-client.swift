@@ -1,6 +1,7 @@
 // The Lambda benchmark's baseline: a runtime that does nothing but the Runtime API's round trip —
 // `GET …/invocation/next`, then `POST …/response` with `{}` — COUNT times on one kept-alive connection,
-// as authfn's runtime does. What authfn takes beyond this is its own per-invocation cost.
+// with the same request headers as authfn's runtime sends. What authfn takes beyond this is its own
+// per-invocation cost.
 //
 //     swiftc -O scripts/bench-lambda-client.swift -o bench-lambda-client
 //     AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT bench-lambda-client COUNT
@@ -39,10 +40,10 @@ func receive() -> String {
     }
 }
 for _ in 0..<count {
-    send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: \(address)\r\n\r\n")
+    send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: \(address)\r\nContent-Length: 0\r\n\r\n")
     let head = receive()
     let id = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("lambda-runtime-aws-request-id:") }
         .map { String($0.split(separator: ":")[1].trimmingPrefix(" ")) } ?? "x"
-    send("POST /2018-06-01/runtime/invocation/\(id)/response HTTP/1.1\r\nHost: \(address)\r\nContent-Length: 2\r\n\r\n{}")
+    send("POST /2018-06-01/runtime/invocation/\(id)/response HTTP/1.1\r\nHost: \(address)\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
     _ = receive()
 }

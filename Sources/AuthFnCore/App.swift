@@ -14,8 +14,15 @@ public struct App: Sendable {
 
     /// Handles one envelope or API Gateway event and encodes the answer in the same format.
     public func reply(envelope bytes: [UInt8]) async -> (response: Response, output: [UInt8]) {
+        await reply(parsed: Envelope.parse(bytes))
+    }
+
+    /// Handles an envelope or event `Envelope.parse` has read, and encodes the answer in its format.
+    public func reply(parsed: (request: Result<Request, EnvelopeError>, format: Envelope.Format)) async -> (
+        response: Response, output: [UInt8]
+    ) {
         let start = Stopwatch.start()
-        let (parsed, format) = Envelope.parse(bytes)
+        let (parsed, format) = parsed
         let response: Response
         switch parsed {
         case .success(let request):

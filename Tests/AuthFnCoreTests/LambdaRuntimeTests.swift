@@ -155,7 +155,7 @@ import Testing
             (#"{"httpMethod":"GET","path":"/","headers":{}}"#, true), (#"{"version":"2.0","rawPath":"/"}"#, true),
         ])
     func classification(_ event: String, _ isHTTP: Bool) {
-        #expect((LambdaRuntime.classify(Array(event.utf8)) == .http) == isHTTP)
+        #expect((LambdaRuntime.classify(Envelope.parse(Array(event.utf8))) == .http) == isHTTP)
     }
 
     @Test func requestIDsThatCannotBePathsAreRefused() {

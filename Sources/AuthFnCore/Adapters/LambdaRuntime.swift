@@ -90,9 +90,10 @@ public struct LambdaRuntime {
         let scoped = App(context: context)
         let base = "/\(Self.version)/runtime/invocation/\(invocation.requestID)"
         do throws(Failure) {
-            switch Self.classify(event) {
+            let parsed = Envelope.parse(event)
+            switch Self.classify(parsed) {
             case .http:
-                let reply = await scoped.reply(envelope: event)
+                let reply = await scoped.reply(parsed: parsed)
                 try post(base + "/response", body: reply.output)
             case .notHTTP(let why):
                 context.logger.warning(
@@ -113,9 +114,8 @@ public struct LambdaRuntime {
 
     /// API Gateway events (even broken ones, which get a 400 in API Gateway's shape) and envelopes are
     /// HTTP; any other JSON, or no JSON, is not.
-    static func classify(_ event: [UInt8]) -> EventKind {
-        let (request, format) = Envelope.parse(event)
-        switch (request, format) {
+    static func classify(_ parsed: (request: Result<Request, EnvelopeError>, format: Envelope.Format)) -> EventKind {
+        switch parsed {
         case (.success, _), (_, .apiGatewayV1), (_, .apiGatewayV2): return .http
         case (.failure(.tooLarge), _): return .http
         case (.failure(let error), .envelope):

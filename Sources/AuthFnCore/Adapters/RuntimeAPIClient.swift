@@ -57,7 +57,7 @@ public final class RuntimeAPIClient {
     /// Sends one request and reads the whole response. A connection the server closed while idle is
     /// opened again, and the request sent once more, but only if nothing of the answer arrived.
     public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(Failure) -> Response {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: authfn/\(Build.version)\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
         let message = Array(head.utf8) + body

@@ -1,20 +1,19 @@
 import JWTKit
 import Synchronization
 
-/// jwt-kit collections made from keys, one per `kid` and purpose, kept for the life of the process: a
+/// jwt-kit algorithms made from keys, one per `kid` and purpose, kept for the life of the process: a
 /// `--stream` or Lambda process parses each PEM once, not once per request. A `kid` is the thumbprint
 /// of the public key, so the key under it never changes; only keys the ring or the configuration
 /// holds get here, so the cache is as small as the ring.
 final class KeyCache: Sendable {
-    private let collections = Mutex<[String: JWTKeyCollection]>([:])
+    private let signers = Mutex<[String: any JWTAlgorithm]>([:])
     private let algorithms = Mutex<[String: any JWTAlgorithm]>([:])
 
-    /// A collection whose only key signs as `kid`.
-    func signer(_ kid: String, _ make: () throws(KeyError) -> PrivateSigningKey) async throws(KeyError) -> JWTKeyCollection {
-        let name = "sign:" + kid
-        if let cached = collections.withLock({ $0[name] }) { return cached }
-        let made = try await make().signer(kid: kid)
-        collections.withLock { $0[name] = made }
+    /// jwt-kit's algorithm signing with `kid`'s private key.
+    func signer(_ kid: String, _ make: () throws(KeyError) -> PrivateSigningKey) async throws(KeyError) -> any JWTAlgorithm {
+        if let cached = signers.withLock({ $0[kid] }) { return cached }
+        let made = try await make().signer()
+        signers.withLock { $0[kid] = made }
         return made
     }
 

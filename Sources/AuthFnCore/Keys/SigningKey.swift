@@ -116,25 +116,21 @@ public struct PrivateSigningKey: Sendable {
         }
     }
 
-    /// A jwt-kit collection whose only key is this one, under `kid`, signing with sorted JSON keys.
-    func signer(kid: String) async throws(KeyError) -> JWTKeyCollection {
-        let serializer = TokenService.serializer
-        let keys = JWTKeyCollection(defaultJWTSerializer: serializer)
-        let identifier = JWKIdentifier(string: kid)
+    /// jwt-kit's algorithm signing with this key.
+    func signer() async throws(KeyError) -> any JWTAlgorithm {
+        let keys = JWTKeyCollection()
         do {
             switch material {
-            case .es256(let key):
-                await keys.add(ecdsa: try ES256PrivateKey(backing: key), kid: identifier, serializer: serializer)
-            case .eddsa(let key):
-                await keys.add(eddsa: EdDSA.PrivateKey(backing: key), kid: identifier, serializer: serializer)
+            case .es256(let key): await keys.add(ecdsa: try ES256PrivateKey(backing: key))
+            case .eddsa(let key): await keys.add(eddsa: EdDSA.PrivateKey(backing: key))
             case .rs256(let key):
                 let rsa = try Insecure.RSA.PrivateKey(backing: key)
-                await keys.add(rsa: rsa, digestAlgorithm: DigestAlgorithm.sha256, kid: identifier, serializer: serializer)
+                await keys.add(rsa: rsa, digestAlgorithm: DigestAlgorithm.sha256)
             }
+            return try await keys.getKey()
         } catch {
             throw KeyError("jwt-kit refused the key: \(error)")
         }
-        return keys
     }
 }
 

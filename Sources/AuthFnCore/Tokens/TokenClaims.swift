@@ -1,5 +1,3 @@
-import JWTKit
-
 /// What kind of token: Flask-JWT-Extended's `type` claim.
 public enum TokenKind: String, Sendable, Codable {
     case access
@@ -8,7 +6,7 @@ public enum TokenKind: String, Sendable, Codable {
 
 /// The claims authfn writes, in Flask-JWT-Extended 4's shape. Times are integer seconds, as PyJWT
 /// writes them (jwt-kit's own date claims would serialise fractional seconds).
-struct IssuedClaims: JWTPayload, Equatable {
+struct IssuedClaims: Equatable {
     var fresh: Bool
     var iat: Int64
     var jti: String
@@ -26,9 +24,18 @@ struct IssuedClaims: JWTPayload, Equatable {
     /// `JWT_ENCODE_ISSUER`, when configured.
     var iss: String? = nil
 
-    /// Claims are checked by `TokenService.validateClaims`, which needs the raw JSON to give
-    /// PyJWT's exact messages for wrongly typed claims.
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
+    /// The payload; optional claims left out when absent.
+    var json: JSONValue {
+        var object: JSONObject = [
+            "fresh": .bool(fresh), "iat": .int(iat), "jti": .string(jti), "type": .string(type.rawValue), "sub": .string(sub),
+            "nbf": .int(nbf), "exp": .int(exp),
+        ]
+        if let sid { object["sid"] = .string(sid) }
+        if let gen { object["gen"] = .int(gen) }
+        if let sxp { object["sxp"] = .int(sxp) }
+        if let iss { object["iss"] = .string(iss) }
+        return .object(object)
+    }
 }
 
 /// The session a token belongs to, as its `sid`, `gen` and `sxp` claims carry it. Tokens minted before

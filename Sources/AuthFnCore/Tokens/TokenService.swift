@@ -18,16 +18,9 @@ import JWTKit
 public struct TokenService: Sendable {
     public static let algorithm = "HS256"
 
-    /// Header and payload JSON with sorted keys and unescaped slashes: PyJWT's exact bytes.
-    static let serializer: DefaultJWTSerializer = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return DefaultJWTSerializer(jsonEncoder: encoder)
-    }()
-
-    let secretKeys: JWTKeyCollection
-    /// The secret's HMAC, as jwt-kit's algorithm (`nil` only if jwt-kit lost the key it was just given).
-    let secretVerifier: (any JWTAlgorithm)?
+    /// The secret's HMAC-SHA256, as jwt-kit's algorithm: it signs and (comparing in constant time)
+    /// verifies. `nil` only if jwt-kit lost the key it was just given.
+    let secretAlgorithm: (any JWTAlgorithm)?
     public var accessLifetime: Int64
     public var refreshLifetime: Int64
     public var keys: KeySettings
@@ -38,10 +31,9 @@ public struct TokenService: Sendable {
         // yields the same MACs as the secret itself (RFC 2104 §2) while satisfying jwt-kit's
         // minimum-length assertion. Only secrets allowed by AUTHFN_ALLOW_WEAK_SECRET are that short.
         let key = secret.count < 32 ? secret + [UInt8](repeating: 0, count: 32 - secret.count) : secret
-        let collection = JWTKeyCollection(defaultJWTSerializer: Self.serializer)
-        await collection.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256, serializer: Self.serializer)
-        self.secretKeys = collection
-        self.secretVerifier = try? await collection.getKey()
+        let collection = JWTKeyCollection()
+        await collection.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256)
+        self.secretAlgorithm = try? await collection.getKey()
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
         self.keys = keys
@@ -70,17 +62,29 @@ public struct TokenService: Sendable {
             fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: exp, sid: session?.id,
             gen: session?.generation, sxp: session?.expiry, iss: keys.issuer)
         if let configured = keys.configured {
-            return try await cache.signer(configured.kid) { configured.privateKey }.sign(claims, kid: JWKIdentifier(string: configured.kid))
+            let algorithm = try await cache.signer(configured.kid) { configured.privateKey }
+            return try Self.sign(claims.json, with: algorithm, header: configured.algorithm.rawValue, kid: configured.kid)
         }
         if let current = ring.current {
-            let signer = try await cache.signer(current.kid) { () throws(KeyError) in try current.privateSigningKey(sealing: keys.sealing) }
-            return try await signer.sign(claims, kid: JWKIdentifier(string: current.kid))
+            let algorithm = try await cache.signer(current.kid) { () throws(KeyError) in
+                try current.privateSigningKey(sealing: keys.sealing)
+            }
+            return try Self.sign(claims.json, with: algorithm, header: current.alg, kid: current.kid)
         }
-        guard ring.secret.state == .current else {
+        guard ring.secret.state == .current, let secretAlgorithm else {
             throw StoreError.corrupt(path: "key ring", detail: "no key is current")
         }
-        // jwt-kit fills in {"alg":"HS256","typ":"JWT"}; sorted keys make it PyJWT's exact header bytes.
-        return try await secretKeys.sign(claims)
+        return try Self.sign(claims.json, with: secretAlgorithm, header: Self.algorithm, kid: nil)
+    }
+
+    /// A compact JWS: the header (`{"alg":…,"kid":…,"typ":"JWT"}`, sorted keys, as PyJWT writes it) and
+    /// the claims serialised by authfn's own JSON writer (compact, sorted keys: PyJWT's bytes too), and
+    /// jwt-kit's algorithm signing the two.
+    static func sign(_ claims: JSONValue, with algorithm: any JWTAlgorithm, header alg: String, kid: String?) throws -> String {
+        var header: JSONObject = ["alg": .string(alg), "typ": "JWT"]
+        if let kid { header["kid"] = .string(kid) }
+        let input = Base64URL.encode(JSONValue.object(header).encoded()) + "." + Base64URL.encode(claims.encoded())
+        return input + "." + Base64URL.encode(try algorithm.sign(Array(input.utf8)))
     }
 
     /// The horizon of a session whose refresh token is issued at `now`: its expiry plus the lifetime of
@@ -175,8 +179,8 @@ public struct TokenService: Sendable {
             }
         }
         if algorithm == Self.algorithm {
-            guard ring.secretVerifies, let secretVerifier else { throw TokenError.unknownKey }
-            return secretVerifier
+            guard ring.secretVerifies, let secretAlgorithm else { throw TokenError.unknownKey }
+            return secretAlgorithm
         }
         if let configured, algorithm == configured.algorithm.rawValue {
             return try await cache.verifier(configured.kid) { configured.privateKey.publicKey }
