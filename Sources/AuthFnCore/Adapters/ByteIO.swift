@@ -54,12 +54,15 @@ public final class FileDescriptor: ByteInput, ByteOutput, Sendable {
                 break
             }
         }
-        var chunk = [UInt8](repeating: 0, count: maximum)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return [] }
-            chunk.removeSubrange(count...)
+            // Uninitialised: a read of a few hundred bytes should not first zero 64 KiB.
+            var failure: Int32 = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: maximum) { buffer, initialized in
+                let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+                if count < 0 { failure = errno }
+                initialized = max(count, 0)
+            }
+            if failure == EINTR { continue }
             return chunk
         }
     }

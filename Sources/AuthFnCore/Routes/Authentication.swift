@@ -52,11 +52,13 @@ enum Authentication {
     static func bearerToken(from header: String?) throws(TokenError) -> String {
         // The header almost every client sends, `Bearer <token>` with a token of base64url and dots,
         // needs none of the splitting below.
-        let utf8 = (header ?? "").utf8
-        if utf8.starts(with: "Bearer ".utf8), utf8.count > 7, utf8.dropFirst(7).allSatisfy(isTokenCharacter) {
-            return String(Substring(utf8.dropFirst(7)))
+        var text = header ?? ""
+        let simple = text.withUTF8 { utf8 -> String? in
+            guard utf8.count > 7, utf8.starts(with: "Bearer ".utf8), utf8[7...].allSatisfy(isTokenCharacter) else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: utf8[7...]), as: UTF8.self)
         }
-        let bytes = Array(utf8)
+        if let simple { return simple }
+        let bytes = Array(text.utf8)
         var start = 0
         var end = bytes.count
         while start < end, isSpace(bytes[start]) || bytes[start] == UInt8(ascii: ",") { start += 1 }

@@ -240,24 +240,36 @@ public struct TokenService: Sendable {
     /// Refusals use PyJWT's words for a bad segment ("Invalid header padding", …).
     static func decodeSegment(_ segment: ArraySlice<UInt8>, name: String) throws(TokenError) -> [UInt8] {
         guard segment.count % 4 != 1 else { throw .malformed("Invalid \(name) padding") }
-        var output: [UInt8] = []
-        output.reserveCapacity(segment.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in segment {
-            guard let value = base64URLValue(byte) else { throw .malformed("Invalid \(name) padding") }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
+        var valid = true
+        let output = [UInt8](unsafeUninitializedCapacity: segment.count * 3 / 4) { buffer, initialized in
+            var at = 0
+            var accumulator: UInt32 = 0
+            var bits: UInt32 = 0
+            for byte in segment {
+                let value = base64URLValues[Int(byte)]
+                guard value < 64 else {
+                    valid = false
+                    break
+                }
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    buffer[at] = UInt8(truncatingIfNeeded: accumulator >> bits)
+                    at += 1
+                    accumulator &= (1 << bits) - 1
+                }
             }
+            // 2 or 4 bits left over: they must be zero, or another spelling of these bytes would verify too.
+            if accumulator != 0 { valid = false }
+            initialized = at
         }
-        // 2 or 4 bits left over: they must be zero, or another spelling of these bytes would verify too.
-        guard accumulator == 0 else { throw .malformed("Invalid \(name) padding") }
+        guard valid else { throw .malformed("Invalid \(name) padding") }
         return output
     }
+
+    /// Each byte's base64url value, or 64 for a byte outside the alphabet.
+    private static let base64URLValues: [UInt8] = (0...255).map { base64URLValue(UInt8($0)) ?? 64 }
 
     private static func base64URLValue(_ byte: UInt8) -> UInt8? {
         switch byte {
