@@ -133,16 +133,23 @@ public final class RuntimeAPIClient {
             }
         }
         guard let headEnd else { return nil }
-        let headBytes = input.take(headEnd - input.buffer.startIndex)
-        var lines = String(decoding: headBytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: true)
+        let headBytes = input.take(headEnd - input.buffer.startIndex).dropLast(4)
+        // Lines split as bytes: the head is ASCII, and String's Character view would cost a grapheme
+        // walk over every byte.
+        var lines = headBytes.split(separator: 0x0A).map { $0.last == 0x0D ? $0.dropLast() : $0 }
         guard !lines.isEmpty else { throw .malformed("no status line") }
-        let statusParts = lines.removeFirst().split(separator: " ", maxSplits: 2)
-        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]), (100...599).contains(status)
+        let statusParts = lines.removeFirst().split(separator: UInt8(ascii: " "), maxSplits: 2)
+        guard statusParts.count >= 2, statusParts[0].starts(with: "HTTP/1.".utf8),
+            let status = Int(String(decoding: statusParts[1], as: UTF8.self)), (100...599).contains(status)
         else { throw .malformed("bad status line") }
         var headers: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformed("a header line without a colon") }
-            headers[String(line[..<colon]).asciiLowercased] = line[line.index(after: colon)...].trimming(Trim.whitespace)
+        for line in lines where !line.isEmpty {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("a header line without a colon") }
+            let name = String(decoding: line[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
+            while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
+            headers[name] = String(decoding: value, as: UTF8.self)
         }
         var body: [UInt8] = []
         if head || status == 204 || status == 304 || status < 200 {
