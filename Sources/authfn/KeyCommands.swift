@@ -67,9 +67,9 @@ struct Keys: AsyncParsableCommand {
             discussion: "Refused while the key has been published for less than AUTHFN_JWKS_MAX_AGE seconds, unless --force.")
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Activate even though caches may not have the key yet.") var force = false
-        @Argument(help: "The key's kid (or 'secret' to sign with the HS256 secret again).") var kid: String
+        @OptionGroup var key: KeyID
         func run() async throws {
-            try await Keys.run(options) { keys in try keys.activate(kid, force: force).map(\.listing) }
+            try await Keys.run(options) { keys in try keys.activate(key.value, force: force).map(\.listing) }
         }
     }
 
@@ -79,18 +79,18 @@ struct Keys: AsyncParsableCommand {
             discussion: "Refused before the key's not_after (every token it signed has expired), unless --force.")
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Revoke even though tokens it signed may still be unexpired: they stop working.") var force = false
-        @Argument(help: "The key's kid, or 'secret'.") var kid: String
+        @OptionGroup var key: KeyID
         func run() async throws {
-            try await Keys.run(options) { keys in [try keys.revoke(kid, force: force).listing] }
+            try await Keys.run(options) { keys in [try keys.revoke(key.value, force: force).listing] }
         }
     }
 
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a revoked key for good.")
         @OptionGroup var options: GlobalOptions
-        @Argument(help: "The key's kid.") var kid: String
+        @OptionGroup var key: KeyID
         func run() async throws {
-            try await Keys.run(options) { keys in [["deleted": try keys.delete(kid).listing]] }
+            try await Keys.run(options) { keys in [["deleted": try keys.delete(key.value).listing]] }
         }
     }
 
@@ -100,6 +100,22 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         func run() async throws {
             try await Keys.run(options) { keys in [try keys.jwks()] }
+        }
+    }
+
+    /// The KID argument. A thumbprint is base64url, so one in 64 begins with `-`: taken as the key id,
+    /// not refused as an unknown option (`authfn keys activate -06kU…` works, as does `-- -06kU…`).
+    struct KeyID: ParsableArguments {
+        @Argument(parsing: .allUnrecognized, help: "The key's kid (from keys list), or 'secret' for the HS256 secret.")
+        var kid: [String] = []
+
+        /// The id given; a `--` before it (the POSIX end of options) is not one.
+        var value: String { kid.first { $0 != "--" } ?? "" }
+
+        func validate() throws {
+            guard kid.filter({ $0 != "--" }).count == 1 else {
+                throw ValidationError("Give exactly one key id (authfn keys list shows them).")
+            }
         }
     }
 

@@ -53,30 +53,38 @@ extension InteropTests {
     /// `authfn --http` under socat on a free port of 127.0.0.1, one process per connection, as a user
     /// would serve it; stopped when `body` returns.
     static func withSocat<T>(_ environment: [String: String], _ body: (String) throws -> T) throws -> T {
-        let port = try #require(
-            try Python.run(
-                "import socket,json; s=socket.socket(); s.bind(('127.0.0.1',0)); print(json.dumps(s.getsockname()[1]))", arguments: []
-            ).integerValue)
-        let socat = Process()
-        socat.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-        socat.arguments = ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork", "EXEC:\(try Executable.url.path) --http"]
-        socat.environment = environment
-        socat.standardError = FileHandle.nullDevice
-        try socat.run()
-        defer {
-            // SIGKILL: socat inherits the test runner's signal mask, in which SIGTERM is blocked.
-            kill(socat.processIdentifier, SIGKILL)
-            socat.waitUntilExit()
+        // A free port is only free until someone else (another suite's server) takes it: a socat that
+        // could not listen is started again on another.
+        for _ in 0..<5 {
+            let port = try #require(
+                try Python.run(
+                    "import socket,json; s=socket.socket(); s.bind(('127.0.0.1',0)); print(json.dumps(s.getsockname()[1]))", arguments: []
+                ).integerValue)
+            let socat = Process()
+            socat.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+            socat.arguments = ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork", "EXEC:\(try Executable.url.path) --http"]
+            socat.environment = environment
+            socat.standardError = FileHandle.nullDevice
+            try socat.run()
+            defer {
+                // SIGKILL: socat inherits the test runner's signal mask, in which SIGTERM is blocked.
+                kill(socat.processIdentifier, SIGKILL)
+                socat.waitUntilExit()
+            }
+            let listening = try Python.run(
+                """
+                import json, socket, sys, time
+                for _ in range(200):
+                    try:
+                        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+                        print("true"); break
+                    except OSError: time.sleep(0.05)
+                else: print("false")
+                """, arguments: [String(port)])
+            guard listening == true, socat.isRunning else { continue }
+            return try body("http://127.0.0.1:\(port)")
         }
-        _ = try Python.run(
-            """
-            import socket, sys, time
-            for _ in range(100):
-                try: socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close(); break
-                except OSError: time.sleep(0.05)
-            print("{}")
-            """, arguments: [String(port)])
-        return try body("http://127.0.0.1:\(port)")
+        throw Python.Failure(message: "socat did not listen on any of five ports")
     }
 
     /// PyJWT's `PyJWKClient` and joserfc fetch the JWKS from authfn served by socat and verify a token of
@@ -194,13 +202,25 @@ enum Python {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-W", "ignore", "-c", script] + arguments
-        let stdout = Pipe()
+        let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
+        process.standardError = stderr
         try process.run()
+        let errors = LockedData()
+        let reader = Thread { errors.set(stderr.fileHandleForReading.readDataToEndOfFile()) }
+        reader.start()
         let data = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
+        while !errors.isSet { usleep(1000) }
+        guard process.terminationStatus == 0 else {
+            // The traceback's end says what went wrong.
+            throw Failure(message: String(decoding: errors.value.suffix(2000), as: UTF8.self))
+        }
         return try JSONValue.parse(Array(data))
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { "python3 failed: \(message)" }
     }
 }

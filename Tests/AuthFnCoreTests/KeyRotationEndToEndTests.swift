@@ -139,6 +139,26 @@ import Testing
         }
     }
 
+    /// A thumbprint is base64url: one in 64 begins with `-`, which must not be taken for an option.
+    @Test func aKidBeginningWithADashIsAKid() async throws {
+        try await withTemporaryDirectory { dir in
+            let node = Instance(dir: dir)
+            var key: PrivateSigningKey
+            repeat {
+                key = try PrivateSigningKey.generate(.eddsa, random: SystemRandomSource())
+            } while !key.publicKey.thumbprint.hasPrefix("-")
+            let pemFile = dir.appendingPathComponent("dash.pem")
+            try Data(key.pemRepresentation.utf8).write(to: pemFile)
+            let kid = key.publicKey.thumbprint
+            #expect(try node.keys(["import", "--alg", "EdDSA", pemFile.path], at: Self.t0).lines.first?["kid"] == .string(kid))
+            #expect(try node.keys(["activate", "--force", kid], at: Self.t0).status == 0)
+            #expect(try node.keys(["activate", kid, "--force"], at: Self.t0).stderr.contains("is current"))
+            #expect(try node.keys(["activate", "--force", "--", kid], at: Self.t0).stderr.contains("is current"))
+            #expect(try node.keys(["activate"], at: Self.t0).status == 64)
+            #expect(try node.keys(["activate", "a", "b"], at: Self.t0).status == 64)
+        }
+    }
+
     @Test func importedKeysAreCheckedAndKeysAtRestAre0600AndSealed() async throws {
         try await withTemporaryDirectory { dir in
             let node = Instance(dir: dir)
