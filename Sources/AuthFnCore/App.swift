@@ -47,13 +47,20 @@ public struct App: Sendable {
         let start = Stopwatch.start()
         var request = request
         if request.clientAddress == nil { request.clientAddress = context.clientAddress }
-        let response: Response
+        var response: Response
         do {
-            let route = try Router.route(method: request.method, path: request.path)
-            response = try await route.handler(request, context)
+            if CORS.isPreflight(request), let answer = CORS.preflight(
+                request, allowed: try Router.allowedMethods(path: request.path), context.web)
+            {
+                response = answer
+            } else {
+                let route = try Router.route(method: request.method, path: request.path)
+                response = try await route.handler(request, context)
+            }
         } catch {
             response = Response(rendering: error, logger: context.logger)
         }
+        CORS.decorate(&response, for: request, context.web)
         log(method: request.method, path: request.path, response: response, client: request.clientAddress, start: start)
         return response
     }

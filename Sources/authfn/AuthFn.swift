@@ -392,10 +392,11 @@ enum Runtime {
             }
         }
         let tokens = await TokenService(
-            secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime, keys: config.keySettings)
+            secret: secret, accessLifetime: config.accessLifetime, refreshLifetime: config.refreshLifetime, keys: config.keySettings,
+            claims: config.claims)
         let context = Context(
             store: store, time: config.fixedNow.map(TimeSource.fixed) ?? .system, random: random,
-            hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account,
+            hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account, web: config.web,
             logger: logger, clientAddress: clientAddress(environment))
         return Loaded(configuration: config, context: context)
     }

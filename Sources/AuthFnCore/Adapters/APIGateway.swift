@@ -16,7 +16,7 @@ enum APIGateway {
         // API Gateway sends each header in both objects; `headers` holds the last value of each.
         var headers = Headers()
         for (name, values) in try strings(event["multiValueHeaders"], "multiValueHeaders", multi: true, headers: true) {
-            headers[name] = values.joined(separator: ", ")
+            headers[name] = values.joined(separator: name.asciiLowercased == "cookie" ? "; " : ", ")
         }
         for (name, values) in try strings(event["headers"], "headers", multi: false, headers: true) { headers[name] = values.first }
         var query: [ByteKey: String] = [:]
@@ -108,15 +108,25 @@ enum APIGateway {
     }
 
     /// `{"statusCode", "headers", "body": "<JSON text>", "isBase64Encoded": false}`: both formats accept it.
-    static func encode(_ response: Response) -> [UInt8] {
+    /// Cookies go where each format wants several `Set-Cookie` fields: v1's `multiValueHeaders`, v2's
+    /// `cookies`.
+    static func encode(_ response: Response, format: Envelope.Format = .apiGatewayV2) -> [UInt8] {
         var headers = JSONObject()
         for (name, value) in response.headers.all { headers[name] = .string(value) }
-        let event: JSONValue = [
+        var event: JSONObject = [
             "statusCode": .int(response.status),
             "headers": .object(headers),
             "body": .string(response.hasContent ? response.body.encodedString : ""),
             "isBase64Encoded": false,
         ]
-        return event.encoded()
+        if !response.cookies.isEmpty {
+            let cookies = JSONValue.array(response.cookies.map(JSONValue.string))
+            if format == .apiGatewayV1 {
+                event["multiValueHeaders"] = ["Set-Cookie": cookies]
+            } else {
+                event["cookies"] = cookies
+            }
+        }
+        return JSONValue.object(event).encoded()
     }
 }

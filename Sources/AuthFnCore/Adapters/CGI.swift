@@ -70,6 +70,7 @@ public enum CGI {
         for (name, value) in response.headers.all where name.asciiLowercased != "content-length" {
             head += "\(name): \(value)\r\n"
         }
+        for cookie in response.cookies { head += "Set-Cookie: \(cookie)\r\n" }
         if response.hasContent { head += "Content-Length: \(body.count)\r\n" }
         return Array((head + "\r\n").utf8) + body
     }

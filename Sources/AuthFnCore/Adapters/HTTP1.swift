@@ -84,7 +84,8 @@ public enum HTTP1 {
                 break
             }
             if let existing = headers[name] {
-                headers[name] = existing + ", " + value
+                // Cookie pairs are separated by "; " (RFC 6265 §5.4; HTTP/2 gateways split them into fields).
+                headers[name] = existing + (name.asciiLowercased == "cookie" ? "; " : ", ") + value
             } else {
                 headers[name] = value
             }
@@ -127,6 +128,7 @@ public enum HTTP1 {
         for (name, value) in response.headers.all where !["content-length", "connection"].contains(name.asciiLowercased) {
             head += "\(name): \(value)\r\n"
         }
+        for cookie in response.cookies { head += "Set-Cookie: \(cookie)\r\n" }
         if response.hasContent { head += "Content-Length: \(body.count)\r\n" }
         head += "Connection: close\r\n\r\n"
         return Array(head.utf8) + (includeBody ? body : [])

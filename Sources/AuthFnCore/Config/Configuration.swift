@@ -53,6 +53,10 @@ public struct Configuration: Sendable, Equatable {
     public var publicURL: String?
     /// `JWT_PRIVATE_KEY` parsed (and checked against `JWT_PUBLIC_KEY`) by `load`.
     public var configuredKey: ConfiguredKey?
+    /// Audience, issuer check, leeway, identity claim, `nbf`.
+    public var claims = ClaimSettings()
+    /// Token locations, cookies, CSRF and CORS.
+    public var web = WebSettings()
 
     public static let minimumSecretBytes = 32
 
@@ -109,6 +113,24 @@ public struct Configuration: Sendable, Equatable {
             "AUTHFN_PUBLIC_URL", \.publicURL,
             "base URL clients reach authfn at (`https://auth.example.com`): with `JWT_ENCODE_ISSUER`, serves `/.well-known/openid-configuration`",
             reason: "'%' is not an http:// or https:// URL", read: parsePublicURL, show: { $0.map(JSONValue.string) ?? .null }),
+        .custom(
+            "JWT_ENCODE_AUDIENCE", \.claims.encodeAudience,
+            "`aud` claim written into every token (comma-separated for several audiences)", reason: "'%' names no audience",
+            read: ClaimSettings.audiences, show: { $0.map { .array($0.map(JSONValue.string)) } ?? .null }),
+        .custom(
+            "JWT_DECODE_AUDIENCE", \.claims.decodeAudience, default: "unset: `aud` not checked",
+            "comma-separated audiences a token's `aud` must name one of (422 `Audience doesn't match`)", reason: "'%' names no audience",
+            read: ClaimSettings.audiences, show: { $0.map { .array($0.map(JSONValue.string)) } ?? .null }),
+        .text(
+            "JWT_DECODE_ISSUER", \.claims.decodeIssuer, default: "unset: `iss` not checked",
+            "the `iss` a token must carry (422 `Invalid issuer`)"),
+        .integer(
+            "JWT_DECODE_LEEWAY", \.claims.leeway, in: 0...86_400, "seconds of clock skew allowed when checking `exp`, `nbf` and `iat`"),
+        .custom(
+            "JWT_IDENTITY_CLAIM", \.claims.identityClaim, "the claim that holds the user id",
+            reason: "'%' cannot be the identity claim: use printable ASCII other than authfn's own claims",
+            read: ClaimSettings.identityClaim, show: { .string($0) }),
+        .flag("JWT_ENCODE_NBF", \.claims.encodeNotBefore, "write the `nbf` claim"),
         .integer("JWT_ACCESS_TOKEN_EXPIRES", \.accessLifetime, in: 1...315_360_000, "access token lifetime, seconds"),
         .integer("JWT_REFRESH_TOKEN_EXPIRES", \.refreshLifetime, in: 1...315_360_000, "refresh token lifetime, seconds (30 days)"),
         .custom(
@@ -162,6 +184,105 @@ public struct Configuration: Sendable, Equatable {
         .text(
             "AUTHFN_LOG_FILE", \.logFile, default: "stderr",
             "append log lines to this file (created 0600) instead of stderr; see [logs](#logs)"),
+        .custom(
+            "JWT_TOKEN_LOCATION", \.web.locations,
+            "where requests carry tokens, tried in this order: comma-separated `headers`, `cookies`, `query_string`, `json` ([browsers](#using-authfn-from-a-browser))",
+            reason: "'%' is not a comma-separated list of headers, cookies, query_string, json", read: WebSettings.parseLocations,
+            show: { .array($0.map { .string($0.rawValue) }) }),
+        .custom(
+            "JWT_HEADER_NAME", \.web.headerName, "the header that carries the token", reason: "'%' is not a header name",
+            read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_HEADER_TYPE", \.web.headerType, "the scheme before the token in that header", reason: "'%' is not a scheme name",
+            read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_QUERY_STRING_NAME", \.web.queryStringName, "the query parameter that carries the token (`query_string`)",
+            reason: "", read: { $0 }, show: { .string($0) }),
+        .custom(
+            "JWT_QUERY_STRING_VALUE_PREFIX", \.web.queryStringValuePrefix, default: "none",
+            "a prefix the query parameter's value must start with", reason: "", read: { $0 }, show: { .string($0) }),
+        .custom(
+            "JWT_JSON_KEY", \.web.jsonKey, "the body member that carries an access token (`json`)", reason: "", read: { $0 },
+            show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_JSON_KEY", \.web.refreshJSONKey, "the body member that carries a refresh token (`json`)", reason: "",
+            read: { $0 }, show: { .string($0) }),
+        .custom(
+            "JWT_ACCESS_COOKIE_NAME", \.web.cookies.accessName, "the access token's cookie", reason: "'%' is not a cookie name",
+            read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_COOKIE_NAME", \.web.cookies.refreshName, "the refresh token's cookie", reason: "'%' is not a cookie name",
+            read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_ACCESS_COOKIE_PATH", \.web.cookies.accessPath, "`Path` of the access token's cookie",
+            reason: "'%' is not a cookie path (it starts with /, printable ASCII without ; or ,)", read: WebSettings.cookiePath,
+            show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_COOKIE_PATH", \.web.cookies.refreshPath, "`Path` of the refresh token's cookie",
+            reason: "'%' is not a cookie path (it starts with /, printable ASCII without ; or ,)", read: WebSettings.cookiePath,
+            show: { .string($0) }),
+        .flag(
+            "JWT_COOKIE_SECURE", \.web.cookies.secure,
+            "cookies carry `Secure` (**on by default**, unlike Flask-JWT-Extended: browsers treat http://localhost as secure)"),
+        .custom(
+            "JWT_COOKIE_SAMESITE", \.web.cookies.sameSite, default: "unset: no attribute",
+            "`Strict`, `Lax` or `None` (`None` needs `JWT_COOKIE_SECURE`)", reason: "'%' is not Strict, Lax or None",
+            read: WebSettings.sameSite, show: { $0.map { .string($0.rawValue) } ?? .null }),
+        .custom(
+            "JWT_COOKIE_DOMAIN", \.web.cookies.domain, default: "unset: the host only", "`Domain` of every cookie",
+            reason: "'%' is not a domain name", read: WebSettings.cookieDomain, show: { $0.map(JSONValue.string) ?? .null }),
+        .flag(
+            "JWT_SESSION_COOKIE", \.web.cookies.sessionCookie,
+            "cookies end with the browser session; off: they carry `Max-Age` of a year (`Expires` too)"),
+        .flag(
+            "JWT_COOKIE_CSRF_PROTECT", \.web.csrf.protect,
+            "cookie-authenticated requests with a method in `JWT_CSRF_METHODS` must send the token's `csrf` claim in a header"),
+        .custom(
+            "JWT_CSRF_METHODS", \.web.csrf.methods, "comma-separated methods that need the CSRF header",
+            reason: "'%' is not a comma-separated list of methods", read: WebSettings.methods, show: { .array($0.map(JSONValue.string)) }),
+        .custom(
+            "JWT_ACCESS_CSRF_HEADER_NAME", \.web.csrf.accessHeaderName, "the CSRF header with an access cookie",
+            reason: "'%' is not a header name", read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_CSRF_HEADER_NAME", \.web.csrf.refreshHeaderName, "the CSRF header with a refresh cookie",
+            reason: "'%' is not a header name", read: WebSettings.token, show: { .string($0) }),
+        .flag(
+            "JWT_CSRF_CHECK_FORM", \.web.csrf.checkForm,
+            "also accept the CSRF value from a form field of an `application/x-www-form-urlencoded` body"),
+        .custom(
+            "JWT_ACCESS_CSRF_FIELD_NAME", \.web.csrf.accessFieldName, "that form field, with an access cookie", reason: "",
+            read: { $0 }, show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_CSRF_FIELD_NAME", \.web.csrf.refreshFieldName, "that form field, with a refresh cookie", reason: "",
+            read: { $0 }, show: { .string($0) }),
+        .flag(
+            "JWT_CSRF_IN_COOKIES", \.web.csrf.inCookies, "also set the script-readable cookies holding the CSRF values"),
+        .custom(
+            "JWT_ACCESS_CSRF_COOKIE_NAME", \.web.csrf.accessCookieName, "the readable CSRF cookie of the access token",
+            reason: "'%' is not a cookie name", read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_CSRF_COOKIE_NAME", \.web.csrf.refreshCookieName, "the readable CSRF cookie of the refresh token",
+            reason: "'%' is not a cookie name", read: WebSettings.token, show: { .string($0) }),
+        .custom(
+            "JWT_ACCESS_CSRF_COOKIE_PATH", \.web.csrf.accessCookiePath, "`Path` of that cookie",
+            reason: "'%' is not a cookie path (it starts with /, printable ASCII without ; or ,)", read: WebSettings.cookiePath,
+            show: { .string($0) }),
+        .custom(
+            "JWT_REFRESH_CSRF_COOKIE_PATH", \.web.csrf.refreshCookiePath, "`Path` of that cookie",
+            reason: "'%' is not a cookie path (it starts with /, printable ASCII without ; or ,)", read: WebSettings.cookiePath,
+            show: { .string($0) }),
+        .custom(
+            "AUTHFN_CORS_ORIGINS", \.web.cors.origins, default: "unset: no CORS headers",
+            "origins (`https://app.example.com`, comma-separated) whose pages may call authfn with cookies, or `*` for any origin without them",
+            reason: "'%' is not * or a comma-separated list of http(s)://host[:port] origins", read: WebSettings.corsOrigins,
+            show: { origins in
+                switch origins {
+                case nil: .null
+                case .any?: "*"
+                case .listed(let list)?: .array(list.map(JSONValue.string))
+                }
+            }),
+        .integer("AUTHFN_CORS_MAX_AGE", \.web.cors.maxAge, in: 0...86_400, "seconds a browser may cache a preflight answer"),
     ]
 
     /// Reads the variables from `environment`, falling back to `dotEnv` (the text of a `.env` file)
@@ -188,6 +309,7 @@ public struct Configuration: Sendable, Equatable {
                 ))
         }
         problems += config.loadKeys()
+        problems += config.web.problems()
         // libpq's fallback: a URL without a password takes PGPASSWORD's.
         if config.databaseURL?.password == nil, let password = merged["PGPASSWORD"], !password.isEmpty {
             config.databaseURL?.password = password

@@ -129,7 +129,7 @@ public enum Envelope {
     public static func encodeResponse(_ response: Response, format: Format) -> [UInt8] {
         switch format {
         case .envelope: encodeResponse(response)
-        case .apiGatewayV1, .apiGatewayV2: APIGateway.encode(response) + [UInt8(ascii: "\n")]
+        case .apiGatewayV1, .apiGatewayV2: APIGateway.encode(response, format: format) + [UInt8(ascii: "\n")]
         }
     }
 
@@ -137,12 +137,14 @@ public enum Envelope {
     public static func encodeResponse(_ response: Response) -> [UInt8] {
         var headers = JSONObject()
         for (name, value) in response.headers.all { headers[name] = .string(value) }
-        let envelope: JSONValue = [
+        var envelope: JSONObject = [
             "status": .int(response.status),
             "headers": .object(headers),
             "body": response.body,
         ]
-        return envelope.encoded() + [UInt8(ascii: "\n")]
+        // `Set-Cookie` fields, one string each (the list API Gateway v2 uses); absent when none.
+        if !response.cookies.isEmpty { envelope["cookies"] = .array(response.cookies.map(JSONValue.string)) }
+        return JSONValue.object(envelope).encoded() + [UInt8(ascii: "\n")]
     }
 }
 

@@ -76,7 +76,7 @@ extension Response {
     /// RFC 6750 §3: a challenge on every 401, with `error="invalid_token"` when a token was presented.
     private static func bearerChallenge(for error: TokenError) -> String {
         switch error {
-        case .missingAuthorizationHeader, .missingBearer: "Bearer"
+        case .noAuthorization, .csrf: "Bearer"
         default: "Bearer error=\"invalid_token\""
         }
     }

@@ -42,9 +42,16 @@ public enum AuthError: Error, Equatable, Sendable {
 
 /// Token problems, with the statuses and messages Flask-JWT-Extended 4 / PyJWT 2 give.
 public enum TokenError: Error, Equatable, Sendable {
-    case missingAuthorizationHeader
-    case missingBearer
-    case badAuthorizationHeader
+    /// No token where the configured locations were looked at: Flask-JWT-Extended's
+    /// `NoAuthorizationError` ("Missing Authorization Header", "Missing cookie …", or the combined
+    /// "Missing JWT in headers or cookies (…)").
+    case noAuthorization(String)
+    /// The header holds a token but not in the form `<type> <token>` (`InvalidHeaderError`).
+    case badAuthorizationHeader(String)
+    /// The query parameter does not start with `JWT_QUERY_STRING_VALUE_PREFIX`.
+    case invalidQueryParameter(String)
+    /// A cookie-authenticated request without the double-submit value, or with another one.
+    case csrf(String)
     /// A PyJWT `DecodeError`/`InvalidTokenError` text: "Not enough segments", "Invalid header padding", …
     case malformed(String)
     case signatureVerificationFailed
@@ -62,16 +69,14 @@ public enum TokenError: Error, Equatable, Sendable {
 
     public var status: Int {
         switch self {
-        case .missingAuthorizationHeader, .missingBearer, .expired, .revoked, .freshTokenRequired: 401
+        case .noAuthorization, .csrf, .expired, .revoked, .freshTokenRequired: 401
         default: 422
         }
     }
 
     public var message: String {
         switch self {
-        case .missingAuthorizationHeader: "Missing Authorization Header"
-        case .missingBearer: "Missing 'Bearer' type in 'Authorization' header. Expected 'Authorization: Bearer <JWT>'"
-        case .badAuthorizationHeader: "Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"
+        case .noAuthorization(let text), .badAuthorizationHeader(let text), .invalidQueryParameter(let text), .csrf(let text): text
         case .malformed(let text): text
         case .signatureVerificationFailed: "Signature verification failed"
         case .algorithmNotAllowed: "The specified alg value is not allowed"

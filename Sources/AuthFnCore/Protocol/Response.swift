@@ -3,6 +3,8 @@ public struct Response: Sendable, Equatable {
     public var status: Int
     public var headers: Headers
     public var body: JSONValue
+    /// `Set-Cookie` values, one header each (HTTP fields cannot fold them into one line).
+    public var cookies: [String] = []
     /// The user the request acted for, for the log line only; never sent to the client.
     public var subject: String?
 
@@ -23,6 +25,9 @@ public struct Response: Sendable, Equatable {
     /// Whether the status allows content (RFC 9110 §6.4.1): not 1xx, 204 or 304. Adapters send no body,
     /// and no Content-Length, for the others.
     public var hasContent: Bool { status >= 200 && status != 204 && status != 304 }
+
+    /// Responses that carry tokens must not be stored by any cache (RFC 6749 §5.1).
+    static let tokenHeaders: Headers = ["Cache-Control": "no-store", "Pragma": "no-cache"]
 
     /// `{"message": text}`, the error shape Flask-JWT-Extended and the seed app use.
     public static func message(_ status: Int, _ text: String, headers: Headers = [:]) -> Response {

@@ -9,16 +9,19 @@ public struct Context: Sendable {
     public var hasher: PasswordHasher
     public var tokens: TokenService
     public var settings: AccountSettings
+    /// Token locations, cookies, CSRF and CORS.
+    public var web: WebSettings
     public var logger: Logger
     /// The peer's address when the adapter knows it (REMOTE_ADDR, SOCAT_PEERADDR, …), for the log only.
     public var clientAddress: String?
 
     public init(
         store: any Store, time: TimeSource, random: any RandomSource, hasher: PasswordHasher, tokens: TokenService,
-        settings: AccountSettings = AccountSettings(),
+        settings: AccountSettings = AccountSettings(), web: WebSettings = WebSettings(),
         logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() }), clientAddress: String? = nil
     ) {
         self.settings = settings
+        self.web = web
         self.clientAddress = clientAddress
         self.store = store
         self.time = time

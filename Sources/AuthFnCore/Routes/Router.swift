@@ -28,9 +28,8 @@ public enum Router {
     /// (the HTTP adapter leaves the body out); OPTIONS, as Flask answers it, with 200 and `Allow`.
     public static func route(method: String, path: String) throws(RoutingError) -> Route {
         let wanted = normalize(path)
+        let allowed = try allowedMethods(path: wanted)
         let candidates = routes.filter { $0.path.bytesEqual(wanted) }
-        guard !candidates.isEmpty else { throw .notFound }
-        let allowed = (candidates.flatMap { $0.method == "GET" ? ["GET", "HEAD"] : [$0.method] } + ["OPTIONS"]).sorted()
         if method == "OPTIONS" {
             let header = allowed.joined(separator: ", ")
             return Route(method: "OPTIONS", path: wanted) { _, _ in Response(status: 200, headers: ["Allow": header], body: [:]) }
@@ -40,6 +39,14 @@ public enum Router {
             throw .methodNotAllowed(allowed: allowed)
         }
         return route
+    }
+
+    /// The methods a path answers (`OPTIONS` included), sorted; 404 for a path with no route.
+    static func allowedMethods(path: String) throws(RoutingError) -> [String] {
+        let wanted = normalize(path)
+        let candidates = routes.filter { $0.path.bytesEqual(wanted) }
+        guard !candidates.isEmpty else { throw .notFound }
+        return (candidates.flatMap { $0.method == "GET" ? ["GET", "HEAD"] : [$0.method] } + ["OPTIONS"]).sorted()
     }
 
     /// The path without trailing slashes (`/` stays `/`), by bytes: linear whatever the path holds.

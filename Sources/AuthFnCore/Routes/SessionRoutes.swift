@@ -11,18 +11,20 @@ enum SessionRoutes {
         let token = principal.token
         let now = context.time.now()
         var session = token.session
-        var successor: String?
+        var successor: (token: String, csrf: String?)?
         if context.settings.refreshRotation, let jti = token.jti {
             let rotated = try await rotate(token, jti: jti, now: now, keys: principal.keys, context)
-            successor = rotated.token
+            successor = (rotated.token, rotated.csrf)
             session = rotated.session
         }
+        let csrf = context.web.newCSRFValue(context.random)
         let access = try await context.tokens.issue(
             subject: token.subject, kind: .access, fresh: false, now: now, jti: context.random.uuidV4(), session: session,
-            keys: principal.keys)
+            keys: principal.keys, csrf: csrf)
         var body: JSONObject = ["token": .string(access)]
-        if let successor { body["refresh_token"] = .string(successor) }
-        var response = Response(status: 200, body: .object(body))
+        if let successor { body["refresh_token"] = .string(successor.token) }
+        var response = Response(status: 200, headers: Response.tokenHeaders, body: .object(body))
+        response.cookies = context.web.cookies(access: (access, csrf), refresh: successor, now: now)
         response.subject = token.subject
         return response
     }
@@ -37,7 +39,7 @@ enum SessionRoutes {
     /// ending the session later with an older token of it still outlasts the successor.
     static func rotate(
         _ token: VerifiedToken, jti: String, now: Int64, keys: KeyRing, _ context: Context
-    ) async throws -> (token: String, session: SessionClaims?) {
+    ) async throws -> (token: String, session: SessionClaims?, csrf: String?) {
         let spentKey = RevocationRecord.key(.spentRefresh, jti)
         var spent = try context.store.revocation(spentKey)
         var spentNow = false
@@ -69,9 +71,13 @@ enum SessionRoutes {
         let session = token.session.map {
             SessionClaims(id: $0.id, generation: $0.generation, expiry: context.tokens.sessionHorizon(issuedAt: child.issuedAt))
         }
+        // The successor's CSRF value is derived from its `jti`, so that a retried refresh (which must
+        // get the same successor) gets the same value too.
+        let csrf = context.web.usesCookies && context.web.csrf.protect ? WebSettings.csrfValue(successorJTI: child.jti) : nil
         let successor = try await context.tokens.issue(
-            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, session: session, keys: keys)
-        return (successor, session)
+            subject: token.subject, kind: .refresh, fresh: false, now: child.issuedAt, jti: child.jti, session: session, keys: keys,
+            csrf: csrf)
+        return (successor, session, csrf)
     }
 
     /// Ends the session of an access token: that token, the session's refresh token and every access
@@ -90,6 +96,7 @@ enum SessionRoutes {
         guard token.jti != nil || token.sid != nil else { throw AuthError.tokenWithoutID }
         try endSession(token, now: context.time.now(), context)
         var response = Response.message(200, "Successfully logged out")
+        response.cookies = context.web.unsetCookies
         response.subject = token.subject
         return response
     }
@@ -102,6 +109,7 @@ enum SessionRoutes {
         user.endSessions(at: context.time.now())
         try context.commit([.updateUser(user)])
         var response = Response.message(200, "Successfully logged out of all sessions")
+        response.cookies = context.web.unsetCookies
         response.subject = principal.token.subject
         return response
     }

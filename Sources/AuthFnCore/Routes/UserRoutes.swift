@@ -70,12 +70,16 @@ enum UserRoutes {
         let session = SessionClaims(
             id: context.random.uuidV4(), generation: user.cutoffGeneration, expiry: context.tokens.sessionHorizon(issuedAt: now))
         let keys = try context.store.keyRing()
+        let accessCSRF = context.web.newCSRFValue(context.random)
         let access = try await context.tokens.issue(
-            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), session: session, keys: keys)
+            subject: subject, kind: .access, fresh: true, now: now, jti: context.random.uuidV4(), session: session, keys: keys,
+            csrf: accessCSRF)
+        let refreshCSRF = context.web.newCSRFValue(context.random)
         let refresh = try await context.tokens.issue(
-            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), session: session, keys: keys)
+            subject: subject, kind: .refresh, fresh: false, now: now, jti: context.random.uuidV4(), session: session, keys: keys,
+            csrf: refreshCSRF)
         var response = Response(
-            status: 200,
+            status: 200, headers: Response.tokenHeaders,
             body: [
                 "status": "success",
                 "data": [
@@ -83,6 +87,7 @@ enum UserRoutes {
                     "access_token": .string(access), "refresh_token": .string(refresh),
                 ],
             ])
+        response.cookies = context.web.cookies(access: (access, accessCSRF), refresh: (refresh, refreshCSRF), now: now)
         response.subject = subject
         return response
     }

@@ -12,7 +12,7 @@ struct IssuedClaims: Equatable {
     var jti: String
     var type: TokenKind
     var sub: String
-    var nbf: Int64
+    var nbf: Int64?
     var exp: Int64
     /// The session (one login) the token belongs to; absent from tokens minted outside a session.
     var sid: String?
@@ -23,13 +23,22 @@ struct IssuedClaims: Equatable {
     var sxp: Int64?
     /// `JWT_ENCODE_ISSUER`, when configured.
     var iss: String? = nil
+    /// `JWT_ENCODE_AUDIENCE`: one audience is written as a string, several as a list (PyJWT's forms).
+    var aud: [String]? = nil
+    /// The double-submit value of a token that travels in a cookie.
+    var csrf: String? = nil
+    /// `JWT_IDENTITY_CLAIM`: the name `sub` is written under.
+    var identityClaim = "sub"
 
     /// The payload; optional claims left out when absent.
     var json: JSONValue {
         var object: JSONObject = [
-            "fresh": .bool(fresh), "iat": .int(iat), "jti": .string(jti), "type": .string(type.rawValue), "sub": .string(sub),
-            "nbf": .int(nbf), "exp": .int(exp),
+            "fresh": .bool(fresh), "iat": .int(iat), "jti": .string(jti), "type": .string(type.rawValue),
+            identityClaim: .string(sub), "exp": .int(exp),
         ]
+        if let nbf { object["nbf"] = .int(nbf) }
+        if let aud { object["aud"] = aud.count == 1 ? .string(aud[0]) : .array(aud.map(JSONValue.string)) }
+        if let csrf { object["csrf"] = .string(csrf) }
         if let sid { object["sid"] = .string(sid) }
         if let gen { object["gen"] = .int(gen) }
         if let sxp { object["sxp"] = .int(sxp) }

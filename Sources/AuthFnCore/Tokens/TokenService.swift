@@ -24,9 +24,13 @@ public struct TokenService: Sendable {
     public var accessLifetime: Int64
     public var refreshLifetime: Int64
     public var keys: KeySettings
+    public var claims: ClaimSettings
     private let cache = KeyCache()
 
-    public init(secret: [UInt8], accessLifetime: Int64, refreshLifetime: Int64, keys: KeySettings = KeySettings()) async {
+    public init(
+        secret: [UInt8], accessLifetime: Int64, refreshLifetime: Int64, keys: KeySettings = KeySettings(),
+        claims: ClaimSettings = ClaimSettings()
+    ) async {
         // HMAC zero-pads keys shorter than its 64-byte block, so padding a short secret to 32 bytes
         // yields the same MACs as the secret itself (RFC 2104 §2) while satisfying jwt-kit's
         // minimum-length assertion. Only secrets allowed by AUTHFN_ALLOW_WEAK_SECRET are that short.
@@ -37,6 +41,7 @@ public struct TokenService: Sendable {
         self.accessLifetime = accessLifetime
         self.refreshLifetime = refreshLifetime
         self.keys = keys
+        self.claims = claims
     }
 
     /// The rotation timings for these lifetimes: a retired key's tokens have all expired once the
@@ -50,17 +55,19 @@ public struct TokenService: Sendable {
     /// secret. HS256, EdDSA and RS256 signing is deterministic: the same arguments give the same token
     /// bytes (rotation relies on that to answer a retried refresh identically; ES256 signatures are
     /// randomised, so there the retry gets the same claims under a new signature). A token of a
-    /// session never outlives the session's horizon (`session.expiry`).
+    /// session never outlives the session's horizon (`session.expiry`). `csrf` is the double-submit
+    /// value of a token that travels in a cookie.
     public func issue(
         subject: String, kind: TokenKind, fresh: Bool, now: Int64, jti: String, session: SessionClaims? = nil,
-        keys ring: KeyRing = .empty
+        keys ring: KeyRing = .empty, csrf: String? = nil
     ) async throws -> String {
         let lifetime = kind == .access ? accessLifetime : refreshLifetime
         var exp = now + lifetime
         if let horizon = session?.expiry { exp = min(exp, horizon) }
         let claims = IssuedClaims(
-            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: now, exp: exp, sid: session?.id,
-            gen: session?.generation, sxp: session?.expiry, iss: keys.issuer)
+            fresh: fresh, iat: now, jti: jti, type: kind, sub: subject, nbf: claims.encodeNotBefore ? now : nil, exp: exp,
+            sid: session?.id, gen: session?.generation, sxp: session?.expiry, iss: keys.issuer, aud: claims.encodeAudience, csrf: csrf,
+            identityClaim: claims.identityClaim)
         if let configured = keys.configured {
             let algorithm = try await cache.signer(configured.kid) { configured.privateKey }
             return try Self.sign(claims.json, with: algorithm, header: configured.algorithm.rawValue, kid: configured.kid)
@@ -150,7 +157,7 @@ public struct TokenService: Sendable {
         case .success: throw TokenError.malformed("Invalid payload string: must be a json object")
         case .failure(let error): throw TokenError.malformed("Invalid payload string: \(error)")
         }
-        return try Self.validateClaims(claims, now: now)
+        return try Self.validateClaims(claims, now: now, rules: self.claims)
     }
 
     /// The one key that may verify a token whose header says `algorithm` and `kid`.
@@ -188,31 +195,59 @@ public struct TokenService: Sendable {
         throw TokenError.algorithmNotAllowed
     }
 
-    /// PyJWT 2's claim checks in its order (iat, nbf, exp, sub, jti), then Flask-JWT-Extended's.
-    static func validateClaims(_ claims: JSONObject, now: Int64) throws(TokenError) -> VerifiedToken {
+    /// PyJWT 2's claim checks in its order (iat, nbf, exp with the leeway, then iss and aud when
+    /// configured, sub, jti), then Flask-JWT-Extended's (the identity claim must be present).
+    static func validateClaims(_ claims: JSONObject, now: Int64, rules: ClaimSettings = ClaimSettings()) throws(TokenError)
+        -> VerifiedToken
+    {
+        let leeway = rules.leeway
+        var issuedAt: Int64?
         if let iat = claims["iat"] {
             guard let value = pythonInt(iat) else { throw .malformed("Issued At claim (iat) must be an integer.") }
-            if value > now { throw .notYetValid(claim: "iat") }
+            if value > now.addingReportingOverflow(leeway).partialValue { throw .notYetValid(claim: "iat") }
+            issuedAt = value
         }
         if let nbf = claims["nbf"] {
             guard let value = pythonInt(nbf) else { throw .malformed("Not Before claim (nbf) must be an integer.") }
-            if value > now { throw .notYetValid(claim: "nbf") }
+            if value > now.addingReportingOverflow(leeway).partialValue { throw .notYetValid(claim: "nbf") }
         }
         var expiresAt: Int64?
-        var issuedAt: Int64?
-        if let iat = claims["iat"] { issuedAt = pythonInt(iat) }
         if let exp = claims["exp"] {
             guard let value = pythonInt(exp) else {
                 throw .malformed("Expiration Time claim (exp) must be an integer.")
             }
-            if value <= now { throw .expired }
+            if value <= now.subtractingReportingOverflow(leeway).partialValue { throw .expired }
             expiresAt = value
         }
-        // `aud` and `iss` are not checked: Flask-JWT-Extended verifies them only when an audience or
-        // issuer is configured, and authfn has none to check against.
+        // `iss` and `aud` are checked only when configured, as Flask-JWT-Extended does.
+        if let issuer = rules.decodeIssuer {
+            guard let iss = claims["iss"] else { throw .malformed("Token is missing the \"iss\" claim") }
+            guard let text = iss.stringValue else { throw .malformed("Payload Issuer (iss) must be a string") }
+            guard text == issuer else { throw .malformed("Invalid issuer") }
+        }
+        if let audiences = rules.decodeAudience {
+            let named: [String]
+            switch claims["aud"] {
+            case nil, .null?, .string("")?, .array([])?: throw .malformed("Token is missing the \"aud\" claim")
+            case .string(let one)?: named = [one]
+            case .array(let items)?:
+                let texts = items.compactMap(\.stringValue)
+                guard texts.count == items.count else { throw .malformed("Invalid claim format in token") }
+                named = texts
+            default: throw .malformed("Invalid claim format in token")
+            }
+            guard audiences.contains(where: named.contains) else { throw .malformed("Audience doesn't match") }
+        }
         if let sub = claims["sub"], sub.stringValue == nil { throw .malformed("Subject must be a string") }
         if let jti = claims["jti"], jti.stringValue == nil { throw .malformed("JWT ID must be a string") }
-        guard let subject = claims["sub"]?.stringValue else { throw .missingClaim("sub") }
+        let subject: String
+        switch claims[rules.identityClaim] {
+        case .string(let text)?: subject = text
+        // A custom identity claim may hold the id as a number, as Flask apps often wrote it.
+        case .integer(let number)? where rules.identityClaim != "sub": subject = String(number)
+        case nil: throw .missingClaim(rules.identityClaim)
+        default: throw .malformed("Subject must be a string")
+        }
 
         let kind: TokenKind = claims["type"]?.stringValue == TokenKind.refresh.rawValue ? .refresh : .access
         return VerifiedToken(

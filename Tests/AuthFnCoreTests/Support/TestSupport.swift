@@ -24,20 +24,24 @@ struct TestHarness {
     let store: InMemoryStore
     let now: Int64
 
-    init(now: Int64 = 1_767_225_600, seed: UInt64 = 7, settings: AccountSettings = AccountSettings()) async {
+    init(
+        now: Int64 = 1_767_225_600, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), web: WebSettings = WebSettings(),
+        claims: ClaimSettings = ClaimSettings()
+    ) async {
         store = InMemoryStore()
         self.now = now
-        app = await Self.app(store: store, now: now, seed: seed, settings: settings)
+        app = await Self.app(store: store, now: now, seed: seed, settings: settings, web: web, claims: claims)
     }
 
     static func app(
-        store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), refreshLifetime: Int64 = 2_592_000
+        store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), refreshLifetime: Int64 = 2_592_000,
+        web: WebSettings = WebSettings(), claims: ClaimSettings = ClaimSettings()
     ) async -> App {
-        let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: refreshLifetime)
+        let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: refreshLifetime, claims: claims)
         return App(
             context: Context(
                 store: store, time: .fixed(now), random: SeededRandomSource(seed: seed), hasher: cheapHasher,
-                tokens: tokens, settings: settings))
+                tokens: tokens, settings: settings, web: web))
     }
 
     /// The same store and keys seen at another instant.
