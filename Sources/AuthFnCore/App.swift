@@ -49,8 +49,9 @@ public struct App: Sendable {
         if request.clientAddress == nil { request.clientAddress = context.clientAddress }
         var response: Response
         do {
-            if CORS.isPreflight(request), let answer = CORS.preflight(
-                request, allowed: try Router.allowedMethods(path: request.path), context.web)
+            if CORS.isPreflight(request),
+                let answer = CORS.preflight(
+                    request, allowed: try Router.allowedMethods(path: request.path), context.web)
             {
                 response = answer
             } else {

@@ -43,7 +43,10 @@ import Testing
     }
 
     @Test func customHeaderNameAndType() async throws {
-        let harness = await TestHarness(web: Self.web([.headers]) { $0.headerName = "X-Auth-Token"; $0.headerType = "JWT" })
+        let harness = await TestHarness(
+            web: Self.web([.headers]) {
+                $0.headerName = "X-Auth-Token"; $0.headerType = "JWT"
+            })
         let (access, _) = try await harness.loggedIn()
         func info(_ headers: Headers) async -> Response {
             await harness.app.handle(Request(method: "GET", path: "/v1/user/user_info", headers: headers))
@@ -398,7 +401,8 @@ import Testing
     @Test("the JWKS is public: always Access-Control-Allow-Origin *", arguments: [nil, CORSSettings.Origins.listed(["https://a.example"])])
     func jwksIsAlwaysPublic(_ origins: CORSSettings.Origins?) async {
         let harness = await Self.harness(origins)
-        let response = await harness.app.handle(Request(method: "GET", path: "/.well-known/jwks.json", headers: ["Origin": "https://b.example"]))
+        let response = await harness.app.handle(
+            Request(method: "GET", path: "/.well-known/jwks.json", headers: ["Origin": "https://b.example"]))
         #expect(response.status == 200)
         #expect(response.headers["Access-Control-Allow-Origin"] == "*")
         #expect(response.headers["Access-Control-Allow-Credentials"] == nil)
@@ -478,7 +482,9 @@ import Testing
     func leeway(_ claims: JSONObject, _ leeway: Int64, _ expected: TokenError?) {
         var payload = claims
         payload["sub"] = "1"
-        let result = Result { () throws(TokenError) in try TokenService.validateClaims(payload, now: 100, rules: Self.claims { $0.leeway = leeway }) }
+        let result = Result { () throws(TokenError) in
+            try TokenService.validateClaims(payload, now: 100, rules: Self.claims { $0.leeway = leeway })
+        }
         switch result {
         case .success: #expect(expected == nil)
         case .failure(let error): #expect(error == expected)
@@ -486,10 +492,11 @@ import Testing
     }
 
     @Test func identityClaimAndNotBefore() async throws {
-        let harness = await TestHarness(claims: Self.claims {
-            $0.identityClaim = "identity"
-            $0.encodeNotBefore = false
-        })
+        let harness = await TestHarness(
+            claims: Self.claims {
+                $0.identityClaim = "identity"
+                $0.encodeNotBefore = false
+            })
         let (access, refresh) = try await harness.loggedIn()
         let token = try await harness.app.context.tokens.verify(access, now: harness.now)
         #expect(token.claims["identity"] == "1" && token.claims["sub"] == nil && token.claims["nbf"] == nil)

@@ -119,7 +119,8 @@ enum Authentication {
         }
         // Python's truthiness: a missing, null, empty or zero member is no token.
         switch document?.objectValue?[key] {
-        case nil, .null?, .string("")?, .bool(false)?, .integer(0)?, .array([])?: throw .noAuthorization("Missing \"\(key)\" key in json data.")
+        case nil, .null?, .string("")?, .bool(false)?, .integer(0)?, .array([])?:
+            throw .noAuthorization("Missing \"\(key)\" key in json data.")
         case .number(let number)? where number == 0: throw .noAuthorization("Missing \"\(key)\" key in json data.")
         case .object(let members)? where members.isEmpty: throw .noAuthorization("Missing \"\(key)\" key in json data.")
         case .string(let token)?: return Presented(token: token, csrf: nil, location: .json)

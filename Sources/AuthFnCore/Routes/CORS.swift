@@ -53,7 +53,9 @@ enum CORS {
     /// The request headers a page may send: JSON bodies, the token header and the CSRF headers.
     static func allowedHeaders(_ web: WebSettings) -> [String] {
         var names: [String] = []
-        for name in ["Content-Type", "Authorization", "X-CSRF-TOKEN", web.headerName, web.csrf.accessHeaderName, web.csrf.refreshHeaderName]
+        for name in [
+            "Content-Type", "Authorization", "X-CSRF-TOKEN", web.headerName, web.csrf.accessHeaderName, web.csrf.refreshHeaderName,
+        ]
         where !names.contains(where: { $0.asciiLowercased == name.asciiLowercased }) {
             names.append(name)
         }

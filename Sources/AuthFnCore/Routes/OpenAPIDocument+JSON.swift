@@ -8,7 +8,7 @@ extension OpenAPIDocument {
   "info": {
     "title": "authfn",
     "version": "1.1.0",
-    "description": "User authentication with JWTs, one request per invocation. Compatible with the Flask tutorial app it replaces (Flask-JWT-Extended 4 conventions). Paths match with or without the trailing slash.",
+    "description": "User authentication with JWTs, one request per invocation. Compatible with the Flask tutorial app it replaces (Flask-JWT-Extended 4 conventions). Paths match with or without the trailing slash. Tokens travel in the Authorization header by default; with JWT_TOKEN_LOCATION they may also travel in cookies (access_token_cookie / refresh_token_cookie, with the X-CSRF-TOKEN double submit on POST, PUT, PATCH and DELETE), the query string or the JSON body, as in Flask-JWT-Extended. With AUTHFN_CORS_ORIGINS, preflight OPTIONS requests are answered 204 and every response to a listed origin carries the CORS headers.",
     "license": {
       "name": "See the repository"
     }
@@ -334,6 +334,32 @@ extension OpenAPIDocument {
                   "$ref": "#/components/schemas/LoginSuccess"
                 }
               }
+            },
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string",
+                  "enum": [
+                    "no-store"
+                  ]
+                },
+                "description": "Tokens are never cached (RFC 6749 §5.1)"
+              },
+              "Pragma": {
+                "schema": {
+                  "type": "string",
+                  "enum": [
+                    "no-cache"
+                  ]
+                },
+                "description": "For HTTP/1.0 caches"
+              },
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "With JWT_TOKEN_LOCATION=cookies: the token cookies (HttpOnly) and their CSRF cookies, one field each"
+              }
             }
           },
           "400": {
@@ -470,7 +496,7 @@ extension OpenAPIDocument {
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -518,6 +544,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "accessCookie": []
           }
         ]
       }
@@ -535,10 +564,36 @@ extension OpenAPIDocument {
                   "$ref": "#/components/schemas/Refreshed"
                 }
               }
+            },
+            "headers": {
+              "Cache-Control": {
+                "schema": {
+                  "type": "string",
+                  "enum": [
+                    "no-store"
+                  ]
+                },
+                "description": "Tokens are never cached (RFC 6749 §5.1)"
+              },
+              "Pragma": {
+                "schema": {
+                  "type": "string",
+                  "enum": [
+                    "no-cache"
+                  ]
+                },
+                "description": "For HTTP/1.0 caches"
+              },
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "With JWT_TOKEN_LOCATION=cookies: the token cookies (HttpOnly) and their CSRF cookies, one field each"
+              }
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -597,6 +652,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "refreshCookie": []
           }
         ]
       }
@@ -614,6 +672,14 @@ extension OpenAPIDocument {
                   "$ref": "#/components/schemas/Message"
                 }
               }
+            },
+            "headers": {
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "With JWT_TOKEN_LOCATION=cookies: the four cookies emptied and expired"
+              }
             }
           },
           "400": {
@@ -627,7 +693,7 @@ extension OpenAPIDocument {
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -685,6 +751,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "accessCookie": []
           }
         ]
       }
@@ -702,6 +771,14 @@ extension OpenAPIDocument {
                   "$ref": "#/components/schemas/Message"
                 }
               }
+            },
+            "headers": {
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "With JWT_TOKEN_LOCATION=cookies: the four cookies emptied and expired"
+              }
             }
           },
           "400": {
@@ -715,7 +792,7 @@ extension OpenAPIDocument {
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -774,6 +851,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "refreshCookie": []
           }
         ]
       }
@@ -791,10 +871,18 @@ extension OpenAPIDocument {
                   "$ref": "#/components/schemas/Message"
                 }
               }
+            },
+            "headers": {
+              "Set-Cookie": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "With JWT_TOKEN_LOCATION=cookies: the four cookies emptied and expired"
+              }
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -852,6 +940,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "accessCookie": []
           }
         ]
       }
@@ -882,7 +973,7 @@ extension OpenAPIDocument {
             }
           },
           "401": {
-            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists",
+            "description": "Missing/invalid credentials, expired or revoked token, or the user no longer exists; with cookies, a missing or mismatched X-CSRF-TOKEN",
             "content": {
               "application/json": {
                 "schema": {
@@ -994,6 +1085,9 @@ extension OpenAPIDocument {
         "security": [
           {
             "bearer": []
+          },
+          {
+            "accessCookie": []
           }
         ]
       }
@@ -1005,6 +1099,18 @@ extension OpenAPIDocument {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT"
+      },
+      "accessCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "access_token_cookie",
+        "description": "With JWT_TOKEN_LOCATION=cookies; state-changing requests also send X-CSRF-TOKEN with the csrf_access_token cookie's value."
+      },
+      "refreshCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "refresh_token_cookie",
+        "description": "With JWT_TOKEN_LOCATION=cookies; state-changing requests also send X-CSRF-TOKEN with the csrf_refresh_token cookie's value."
       }
     },
     "schemas": {
