@@ -58,10 +58,15 @@ enum FuzzHarness {
         {
             _ = try? store.commit([.replaceKeyRing(expected: 0, new: ring)])
         }
+        // Every token location (cookies with CSRF, the query string, JSON bodies) and CORS, so that
+        // hostile Cookie, Origin and CSRF headers reach their parsers.
+        var web = WebSettings()
+        web.locations = [.headers, .cookies, .queryString, .json]
+        web.cors.origins = .listed(["https://app.example.com"])
         return App(
             context: Context(
                 store: store, time: .fixed(1_767_225_600), random: SeededRandomSource(seed: 1),
-                hasher: PasswordHasher(method: .scrypt(n: 1024, r: 8, p: 1)), tokens: tokens))
+                hasher: PasswordHasher(method: .scrypt(n: 1024, r: 8, p: 1)), tokens: tokens, web: web))
     }
 
     static func run(mode: UInt8, input: [UInt8]) -> Int {

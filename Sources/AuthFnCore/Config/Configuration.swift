@@ -193,7 +193,9 @@ public struct Configuration: Sendable, Equatable {
             "JWT_HEADER_NAME", \.web.headerName, "the header that carries the token", reason: "'%' is not a header name",
             read: WebSettings.token, show: { .string($0) }),
         .custom(
-            "JWT_HEADER_TYPE", \.web.headerType, "the scheme before the token in that header", reason: "'%' is not a scheme name",
+            "JWT_HEADER_TYPE", \.web.headerType,
+            "the scheme before the token in that header (an empty one, for a bare token, cannot be set: an empty variable is an unset one)",
+            reason: "'%' is not a scheme name",
             read: WebSettings.token, show: { .string($0) }),
         .custom(
             "JWT_QUERY_STRING_NAME", \.web.queryStringName, "the query parameter that carries the token (`query_string`)",

@@ -40,12 +40,15 @@ enum CORS {
     /// `nil` when it gets none.
     private static func originHeaders(_ request: Request, _ web: WebSettings, path: String) -> Headers? {
         guard let origin = request.headers["Origin"] else { return nil }
-        if path == jwksPath { return ["Access-Control-Allow-Origin": "*"] }
+        if path.bytesEqual(jwksPath) { return ["Access-Control-Allow-Origin": "*"] }
         switch web.cors.origins {
         case nil: return nil
         case .any?: return ["Access-Control-Allow-Origin": "*"]
         case .listed(let origins)?:
-            guard origins.contains(origin.asciiLowercased) else { return nil }
+            // Compared as bytes: `String` equality normalises, which costs quadratic time on a hostile
+            // run of combining marks.
+            let lowered = origin.asciiLowercased
+            guard origins.contains(where: { $0.bytesEqual(lowered) }) else { return nil }
             return ["Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"]
         }
     }

@@ -223,7 +223,7 @@ public struct TokenService: Sendable {
         if let issuer = rules.decodeIssuer {
             guard let iss = claims["iss"] else { throw .malformed("Token is missing the \"iss\" claim") }
             guard let text = iss.stringValue else { throw .malformed("Payload Issuer (iss) must be a string") }
-            guard text == issuer else { throw .malformed("Invalid issuer") }
+            guard text.bytesEqual(issuer) else { throw .malformed("Invalid issuer") }
         }
         if let audiences = rules.decodeAudience {
             let named: [String]
@@ -236,7 +236,9 @@ public struct TokenService: Sendable {
                 named = texts
             default: throw .malformed("Invalid claim format in token")
             }
-            guard audiences.contains(where: named.contains) else { throw .malformed("Audience doesn't match") }
+            guard audiences.contains(where: { audience in named.contains { $0.bytesEqual(audience) } }) else {
+                throw .malformed("Audience doesn't match")
+            }
         }
         if let sub = claims["sub"], sub.stringValue == nil { throw .malformed("Subject must be a string") }
         if let jti = claims["jti"], jti.stringValue == nil { throw .malformed("JWT ID must be a string") }
