@@ -30,8 +30,13 @@ public struct Admin: Sendable {
     /// at once, and stay ended when the account is activated again).
     public func setActive(_ reference: String, _ active: Bool) throws -> UserRecord {
         var user = try find(reference)
-        guard user.isActive != active else { return user }
+        // An account awaiting address verification is inactive, but deactivating it still means something.
+        guard user.isActive != active || user.emailUnverified else { return user }
         user.isActive = active
+        // An administrator's decision settles the address check too: a verification link can neither
+        // undo a deactivation nor is it still needed after an activation.
+        user.emailUnverified = false
+        user.verifyToken = nil
         if !active { user.endSessions(at: context.time.now()) }
         try context.commit([.updateUser(user)])
         return user
@@ -49,7 +54,7 @@ public struct Admin: Sendable {
         var user = try find(reference)
         let problems = context.settings.passwordPolicy.problems(password, username: user.username, email: user.email)
         guard problems.isEmpty else { throw Failure.unacceptablePassword(problems) }
-        user.password = try context.hasher.hash(password, random: context.random)
+        user.setPassword(try context.hasher.hash(password, random: context.random))
         user.endSessions(at: context.time.now())
         try context.commit([.updateUser(user), .clearThrottle(key: UserRecord.canonicalEmail(user.email))])
         return user

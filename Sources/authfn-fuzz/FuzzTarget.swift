@@ -63,10 +63,17 @@ enum FuzzHarness {
         var web = WebSettings()
         web.locations = [.headers, .cookies, .queryString, .json]
         web.cors.origins = .listed(["https://app.example.com"])
+        // Mail configured, so the reset and verification routes parse their bodies and tokens (the
+        // fuzzer runs the handler only: no deferred work, no mail).
+        var mail = MailSettings()
+        mail.command = ["true"]
+        mail.from = "fuzz@example.com"
+        mail.resetURL = "https://app.example.com/reset#token={token}"
+        mail.verifyURL = "https://app.example.com/verify#token={token}"
         return App(
             context: Context(
                 store: store, time: .fixed(1_767_225_600), random: SeededRandomSource(seed: 1),
-                hasher: PasswordHasher(method: .scrypt(n: 1024, r: 8, p: 1)), tokens: tokens, web: web))
+                hasher: PasswordHasher(method: .scrypt(n: 1024, r: 8, p: 1)), tokens: tokens, web: web, mail: mail))
     }
 
     static func run(mode: UInt8, input: [UInt8]) -> Int {

@@ -397,6 +397,8 @@ enum Runtime {
         let context = Context(
             store: store, time: config.fixedNow.map(TimeSource.fixed) ?? .system, random: random,
             hasher: PasswordHasher(method: config.passwordMethod), tokens: tokens, settings: config.account, web: config.web,
+            mail: config.mail,
+            mailer: config.mail.command.map { CommandMailer(arguments: $0, timeout: config.mail.timeout) },
             logger: logger, clientAddress: clientAddress(environment))
         return Loaded(configuration: config, context: context)
     }

@@ -53,15 +53,15 @@ enum Browser {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static let available =
         chromium != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/socat")
-        && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/env")
 
     /// `python3 -m http.server` serving `directory` on a free port of 127.0.0.1; `body` gets its origin.
     static func withStaticServer<T>(directory: URL, _ body: (String) async throws -> T) async throws -> T {
         let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Port 0: the kernel picks; the server prints the one it got.
         server.arguments = [
-            "-u", "-c",
+            "python3", "-u", "-c",
             """
             import functools, http.server, sys
             handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])

@@ -38,10 +38,14 @@ struct HostileInputTests {
     }
 
     @Test func everyFileAsARequestBody() async throws {
-        let harness = await TestHarness()
+        let mailer = RecordingMailer()
+        let harness = await TestHarness(mail: RecoveryTests.mail, mailer: mailer)
         for name in Self.parsingCases {
             let body = try Self.bytes("test_parsing", name)
-            for path in ["/v1/user/register", "/v1/user/login"] {
+            for path in [
+                "/v1/user/register", "/v1/user/login", "/v1/user/password_reset", "/v1/user/password_reset/confirm",
+                "/v1/user/verify_email", "/v1/user/verify_email/resend",
+            ] {
                 let response = await harness.app.handle(
                     Request(method: "POST", path: path, headers: ["Content-Type": "application/json"], body: .raw(body)))
                 #expect(response.status < 500, "\(name) → \(response.status)")
@@ -52,6 +56,7 @@ struct HostileInputTests {
             }
         }
         #expect(harness.store.userCount == 0)
+        #expect(mailer.messages.isEmpty)
     }
 
     @Test func everyFileAsAWholeEnvelope() async throws {

@@ -171,21 +171,33 @@ struct PostgresStoreTests {
             }
         }
 
-        @Test("a version-1 database (before the key ring) is named unmigrated and upgrades in place, its data kept")
-        func upgradeFromVersion1() throws {
+        /// What schema 3 added (the columns for mailed links), as SQL that takes it away again.
+        static let dropVersion3 =
+            "ALTER TABLE authfn_users DROP COLUMN reset_token, DROP COLUMN verify_token, DROP COLUMN email_unverified"
+
+        @Test(
+            "an older database (1: before the key ring; 2: before mailed links) is named unmigrated and upgrades in place, its data kept",
+            arguments: [1, 2])
+        func upgradeFromOlderVersions(_ version: Int) throws {
             let name = try TestDatabase.create()
             defer { TestDatabase.drop(name) }
             let store = try Self.store(name, checkSchema: false)
             _ = try store.migrate()
             try Self.store(name).commit([.createUser(user("alice"))])
-            _ = try TestDatabase.psql("DROP TABLE authfn_key_ring; UPDATE authfn_schema SET version = 1", database: name)
-            #expect(throws: StoreError.notMigrated("the database has authfn schema version 1; this authfn needs 2")) {
+            let downgrade =
+                (version == 1 ? "DROP TABLE authfn_key_ring; " : "") + Self.dropVersion3 + "; UPDATE authfn_schema SET version = \(version)"
+            _ = try TestDatabase.psql(downgrade, database: name)
+            #expect(throws: StoreError.notMigrated("the database has authfn schema version \(version); this authfn needs 3")) {
                 try Self.store(name).keyRing()
             }
             let migration = try Self.store(name, checkSchema: false).migrate()
-            #expect(migration.from == 1 && migration.to == 2)
+            #expect(migration.from == version && migration.to == 3)
             #expect(try Self.store(name).keyRing() == .empty)
-            #expect(try Self.store(name).user(id: 1)?.username == "alice")
+            var alice = try #require(try Self.store(name).user(id: 1))
+            #expect(alice.username == "alice" && alice.resetToken == nil && !alice.emailUnverified)
+            alice.resetToken = AccountToken(digest: "ab", expiresAt: 9)
+            try Self.store(name).commit([.updateUser(alice)])
+            #expect(try Self.store(name).user(id: 1) == alice)
         }
 
         @Test("unreachable, wrong password, silent server: unavailable (503), without the password")

@@ -73,6 +73,33 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("mailed links and the pending verification are kept with the account, and cleared", arguments: StoreKind.available)
+    func accountTokens(kind: StoreKind) async throws {
+        try await withStore(kind) { fixture throws in
+            let store = fixture.store
+            var pending = user("Pending")
+            pending.isActive = false
+            pending.emailUnverified = true
+            pending.verifyToken = AccountToken(digest: String(repeating: "ab", count: 32), expiresAt: 1_800_000_000)
+            let id = try #require(try store.commit([.createUser(pending)]).first)
+            pending.id = id
+            #expect(try store.user(id: id) == pending)
+            #expect(try fixture.another().user(canonicalEmail: "pending@example.com") == pending)
+            pending.resetToken = AccountToken(digest: String(repeating: "cd", count: 32), expiresAt: 1_800_003_600)
+            try store.commit([.updateUser(pending)])
+            #expect(try fixture.another().user(id: id) == pending)
+            pending.emailUnverified = false
+            pending.verifyToken = nil
+            pending.setPassword("scrypt:1024:8:1$salt$other")
+            #expect(pending.resetToken == nil)
+            try store.commit([
+                .updateUser(pending), .revoke(RevocationRecord(kind: .spentLink, id: "ef", expiresAt: 1_800_000_000, revokedAt: 1)),
+            ])
+            #expect(try fixture.another().user(id: id) == pending)
+            #expect(try store.revocation(RevocationRecord.key(.spentLink, "ef"))?.kind == .spentLink)
+        }
+    }
+
     @Test("a taken username or email fails the whole batch, whatever its case", arguments: StoreKind.available)
     func uniqueness(kind: StoreKind) async throws {
         try await withStore(kind) { fixture throws in

@@ -26,6 +26,13 @@ extension ByteInput {
 public protocol ByteOutput: AnyObject {
     /// Writes all of `bytes`; `false` when the other end is gone.
     func write(_ bytes: [UInt8]) -> Bool
+    /// The answer is complete: the reader may see its end now, before the process exits (work left
+    /// for after the answer, such as mail, must not keep a client waiting or tell it anything).
+    func finish()
+}
+
+extension ByteOutput {
+    public func finish() {}
 }
 
 /// The client did not send in time.
@@ -79,6 +86,17 @@ public final class FileDescriptor: ByteInput, ByteOutput, Sendable {
         }
         return true
     }
+
+    /// Ends the output: a socket is shut down for writing (the peer sees the end even while stdin,
+    /// the same socket, stays open), and the descriptor then points at /dev/null, so a pipe's reader
+    /// sees end of file too.
+    public func finish() {
+        _ = shutdown(descriptor, Int32(SHUT_WR))
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        guard null >= 0 else { return }
+        _ = dup2(null, descriptor)
+        close(null)
+    }
 }
 
 /// Bytes in memory, delivered in the chunks given (a client that sends in pieces); after the last
@@ -111,8 +129,12 @@ public final class MemoryInput: ByteInput {
 public final class MemoryOutput: ByteOutput {
     public private(set) var bytes: [UInt8] = []
     public var closed = false
+    /// Whether the transport said the answer was complete (`finish`), and how many bytes it had then.
+    public private(set) var finishedAt: Int?
 
     public init() {}
+
+    public func finish() { finishedAt = bytes.count }
 
     public func write(_ bytes: [UInt8]) -> Bool {
         guard !closed else { return false }

@@ -48,6 +48,8 @@ enum ReasonPhrase {
         switch status {
         case 200: "OK"
         case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
         case 304: "Not Modified"
         case 400: "Bad Request"
         case 401: "Unauthorized"
@@ -62,6 +64,8 @@ enum ReasonPhrase {
         case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 503: "Service Unavailable"
         case 505: "HTTP Version Not Supported"
         case 507: "Insufficient Storage"
         default: "Status \(status)"

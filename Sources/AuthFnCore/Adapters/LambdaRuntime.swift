@@ -95,6 +95,9 @@ public struct LambdaRuntime {
             case .http:
                 let reply = await scoped.reply(parsed: parsed)
                 try post(base + "/response", body: reply.output)
+                // Posted: API Gateway has the answer. Lambda freezes the environment only when the runtime
+                // asks for the next event, so the mail goes out now, before that.
+                await scoped.perform(reply.response.deferred)
             case .notHTTP(let why):
                 context.logger.warning(
                     "event is not an HTTP request; reported to the Runtime API as an error", metadata: ["reason": "\(why)"])

@@ -15,19 +15,27 @@ public enum Transport: Sendable, Equatable {
     public func serve(
         _ app: App, input: any ByteInput, output: any ByteOutput, environment: [String: String] = [:], timeout: Int64
     ) async -> Bool {
+        let written: Bool
+        let deferred: [DeferredWork]
         switch self {
         case .envelope:
             // One byte over the limit is enough to answer 413 without reading the rest.
-            return output.write(await app.reply(envelope: input.read(upTo: Envelope.maximumRequestBytes + 1)).output)
+            let reply = await app.reply(envelope: input.read(upTo: Envelope.maximumRequestBytes + 1))
+            (written, deferred) = (output.write(reply.output), reply.response.deferred)
         case .http:
             guard let reply = await Self.http(app, InputBuffer(input, timeout: timeout), timeout: timeout) else { return true }
-            return output.write(reply)
+            (written, deferred) = (output.write(reply.output), reply.deferred)
         case .cgi(let flavor):
-            return output.write(
-                await Self.cgi(app, flavor: flavor, environment: environment, InputBuffer(input, timeout: timeout), timeout: timeout))
+            let reply = await Self.cgi(
+                app, flavor: flavor, environment: environment, InputBuffer(input, timeout: timeout), timeout: timeout)
+            (written, deferred) = (output.write(reply.output), reply.deferred)
         case .stream:
             return await Self.stream(app, InputBuffer(input, timeout: nil), output)
         }
+        // The answer is out and its end visible to the client before any deferred work (mail) starts.
+        output.finish()
+        await app.perform(deferred)
+        return written
     }
 
     /// What a misconfigured authfn answers, in this transport's format: a generic 500 (the detail is
@@ -42,7 +50,7 @@ public enum Transport: Sendable, Equatable {
     }
 
     /// One HTTP/1.1 request; `nil` when the client connected and sent nothing at all.
-    static func http(_ app: App, _ input: InputBuffer, timeout: Int64) async -> [UInt8]? {
+    static func http(_ app: App, _ input: InputBuffer, timeout: Int64) async -> (output: [UInt8], deferred: [DeferredWork])? {
         var method = "GET"
         let response: Response
         do {
@@ -70,12 +78,12 @@ public enum Transport: Sendable, Equatable {
         } catch {
             response = app.refuse(error)
         }
-        return HTTP1.encode(response, includeBody: method != "HEAD")
+        return (HTTP1.encode(response, includeBody: method != "HEAD"), response.deferred)
     }
 
     /// One CGI (or OpenFaaS classic) request: head from the environment, body from the input.
     static func cgi(_ app: App, flavor: CGI.Flavor, environment: [String: String], _ input: InputBuffer, timeout: Int64) async
-        -> [UInt8]
+        -> (output: [UInt8], deferred: [DeferredWork])
     {
         let response: Response
         do {
@@ -94,7 +102,7 @@ public enum Transport: Sendable, Equatable {
         } catch {
             response = app.refuse(error)
         }
-        return CGI.encode(response, flavor: flavor)
+        return (CGI.encode(response, flavor: flavor), response.deferred)
     }
 
     /// Envelopes, one per line, each answered on its own line as soon as it is handled. State is read
@@ -103,14 +111,18 @@ public enum Transport: Sendable, Equatable {
         // No deadline, so `nextLine` cannot time out.
         while let line = try? input.nextLine(limit: Envelope.maximumRequestBytes) {
             let reply: [UInt8]
+            var deferred: [DeferredWork] = []
             switch line {
             case .tooLong:
                 reply = Envelope.encodeResponse(app.refuse(EnvelopeError.tooLarge(limit: Envelope.maximumRequestBytes)))
             case .line(let bytes):
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                reply = await app.reply(envelope: bytes).output
+                let answer = await app.reply(envelope: bytes)
+                (reply, deferred) = (answer.output, answer.response.deferred)
             }
             guard output.write(reply) else { return false }
+            // After the line is out; the next request waits for it (a slow mail command delays the stream).
+            await app.perform(deferred)
         }
         return true
     }

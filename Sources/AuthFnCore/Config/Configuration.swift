@@ -57,6 +57,8 @@ public struct Configuration: Sendable, Equatable {
     public var claims = ClaimSettings()
     /// Token locations, cookies, CSRF and CORS.
     public var web = WebSettings()
+    /// Password reset and address verification by mail.
+    public var mail = MailSettings()
 
     public static let minimumSecretBytes = 32
 
@@ -174,6 +176,36 @@ public struct Configuration: Sendable, Equatable {
             show: { .string($0.rawValue) }),
         .integer(
             "AUTHFN_PASSWORD_MIN_LENGTH", \.account.passwordPolicy.minimumLength, in: 8...64, "minimum length under `nist`"),
+        .custom(
+            "AUTHFN_MAIL_COMMAND", \.mail.command, default: "unset: no mail",
+            "sendmail-compatible command that gets each message on stdin, split into words like a shell's but run without one: `/usr/sbin/sendmail -t -i`, `msmtp -t` ([mail](#password-reset-and-email-verification))",
+            reason: "'%' is not a command (an unclosed quote?)", read: { ShellWords.split($0).map { .some($0) } },
+            show: { $0.map { .array($0.map(JSONValue.string)) } ?? .null }),
+        .custom(
+            "AUTHFN_MAIL_FROM", \.mail.from, "the mails' `From`: `authfn@example.com` or `Example <no-reply@example.com>`",
+            reason: "'%' is not an address on one line", read: MailSettings.fromAddress, show: { $0.map(JSONValue.string) ?? .null }),
+        .text(
+            "AUTHFN_MAIL_TEMPLATES", \.mail.templates, default: "built-in texts",
+            "directory whose `reset.subject`, `reset.txt`, `reset.html`, `verify.subject`, `verify.txt`, `verify.html` replace the built-in texts"
+        ),
+        .integer(
+            "AUTHFN_MAIL_TIMEOUT", \.mail.timeout, in: 1...300,
+            "seconds the mail command may take before it is killed (and the failure logged)"),
+        .custom(
+            "AUTHFN_RESET_URL", \.mail.resetURL, default: "unset: no password reset",
+            "the reset link, `{token}` where the token goes: `https://app.example.com/reset#token={token}`",
+            reason: "'%' is not an http(s) URL containing {token}", read: MailSettings.linkTemplate,
+            show: { $0.map(JSONValue.string) ?? .null }),
+        .integer("AUTHFN_RESET_TOKEN_EXPIRES", \.mail.resetExpires, in: 60...604_800, "seconds a reset link works"),
+        .flag(
+            "AUTHFN_VERIFY_EMAIL", \.mail.verifyEmail,
+            "new accounts stay inactive until the link mailed to their address is opened (needs the mail variables and `AUTHFN_VERIFY_URL`)"
+        ),
+        .custom(
+            "AUTHFN_VERIFY_URL", \.mail.verifyURL, "the verification link, with `{token}`",
+            reason: "'%' is not an http(s) URL containing {token}", read: MailSettings.linkTemplate,
+            show: { $0.map(JSONValue.string) ?? .null }),
+        .integer("AUTHFN_VERIFY_TOKEN_EXPIRES", \.mail.verifyExpires, in: 60...2_592_000, "seconds a verification link works"),
         .integer(
             "AUTHFN_READ_TIMEOUT", \.readTimeout, in: 1...3600,
             "seconds an `--http` or CGI client has to send its whole request (then 408)"),
@@ -312,6 +344,7 @@ public struct Configuration: Sendable, Equatable {
         }
         problems += config.loadKeys()
         problems += config.web.problems()
+        problems += config.mail.problems()
         // libpq's fallback: a URL without a password takes PGPASSWORD's.
         if config.databaseURL?.password == nil, let password = merged["PGPASSWORD"], !password.isEmpty {
             config.databaseURL?.password = password

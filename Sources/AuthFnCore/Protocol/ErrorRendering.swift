@@ -51,6 +51,14 @@ extension Response {
                     429,
                     "Too many failed login attempts for this account; try again in \(retryAfter) second\(retryAfter == 1 ? "" : "s").",
                     headers: ["Retry-After": String(retryAfter)])
+            case .mailThrottled(let retryAfter):
+                self = .message(
+                    429, "Too many requests for this address; try again in \(retryAfter) second\(retryAfter == 1 ? "" : "s").",
+                    headers: ["Retry-After": String(retryAfter)])
+            case .invalidLinkToken:
+                self = .message(400, "Invalid or expired token")
+            case .mailNotConfigured(let what):
+                self = .message(501, "\(what) by mail is not configured on this server.")
             }
         case let error as TokenError:
             var headers = Headers()

@@ -38,6 +38,12 @@ public enum AuthError: Error, Equatable, Sendable {
     case accountInactive
     /// Too many failed logins for this account; try again after `retryAfter` seconds (429).
     case throttled(retryAfter: Int64)
+    /// Too many mail requests (reset, verification) for this address (429).
+    case mailThrottled(retryAfter: Int64)
+    /// A mailed link's token that is spent, expired, superseded or made up: one answer for all (400).
+    case invalidLinkToken
+    /// Password reset or address verification by mail is not configured here (501).
+    case mailNotConfigured(String)
 }
 
 /// Token problems, with the statuses and messages Flask-JWT-Extended 4 / PyJWT 2 give.

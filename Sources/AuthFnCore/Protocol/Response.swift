@@ -5,6 +5,9 @@ public struct Response: Sendable, Equatable {
     public var body: JSONValue
     /// `Set-Cookie` values, one header each (HTTP fields cannot fold them into one line).
     public var cookies: [String] = []
+    /// Work done after the answer has been written (`App.perform`): mail, so that how long it takes
+    /// cannot tell a client anything.
+    public var deferred: [DeferredWork] = []
     /// The user the request acted for, for the log line only; never sent to the client.
     public var subject: String?
 

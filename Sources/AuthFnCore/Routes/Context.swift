@@ -11,17 +11,24 @@ public struct Context: Sendable {
     public var settings: AccountSettings
     /// Token locations, cookies, CSRF and CORS.
     public var web: WebSettings
+    /// Password reset and address verification by mail.
+    public var mail: MailSettings
+    /// Delivers the mails (`CommandMailer` with `AUTHFN_MAIL_COMMAND`; a recorder in tests).
+    public var mailer: (any Mailer)?
     public var logger: Logger
     /// The peer's address when the adapter knows it (REMOTE_ADDR, SOCAT_PEERADDR, …), for the log only.
     public var clientAddress: String?
 
     public init(
         store: any Store, time: TimeSource, random: any RandomSource, hasher: PasswordHasher, tokens: TokenService,
-        settings: AccountSettings = AccountSettings(), web: WebSettings = WebSettings(),
-        logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() }), clientAddress: String? = nil
+        settings: AccountSettings = AccountSettings(), web: WebSettings = WebSettings(), mail: MailSettings = MailSettings(),
+        mailer: (any Mailer)? = nil, logger: Logger = Logger(label: "authfn", factory: { _ in SwiftLogNoOpLogHandler() }),
+        clientAddress: String? = nil
     ) {
         self.settings = settings
         self.web = web
+        self.mail = mail
+        self.mailer = mailer
         self.clientAddress = clientAddress
         self.store = store
         self.time = time

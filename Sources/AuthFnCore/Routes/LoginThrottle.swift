@@ -26,6 +26,14 @@ enum LoginThrottle {
         Keys(client: "client\u{0}" + (address ?? "-") + "\u{0}" + account, account: account)
     }
 
+    /// The records a mail request (`reset`, `verify`) on `account` from `address` counts against: the
+    /// same limits as logins, counted apart from them, so that asking for mail cannot lock anyone out of
+    /// logging in.
+    static func keys(mail purpose: String, account: String, address: String?) -> Keys {
+        let scoped = purpose + "\u{0}" + account
+        return Keys(client: "client\u{0}" + (address ?? "-") + "\u{0}" + scoped, account: scoped)
+    }
+
     /// Reserves one failure for this account and client, or throws `AuthError.throttled` when either
     /// window is full. Returns the reservation's time, for `succeed`.
     @discardableResult

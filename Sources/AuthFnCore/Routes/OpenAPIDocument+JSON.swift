@@ -7,7 +7,7 @@ extension OpenAPIDocument {
   "openapi": "3.1.0",
   "info": {
     "title": "authfn",
-    "version": "1.1.0",
+    "version": "1.2.0",
     "description": "User authentication with JWTs, one request per invocation. Compatible with the Flask tutorial app it replaces (Flask-JWT-Extended 4 conventions). Paths match with or without the trailing slash. Tokens travel in the Authorization header by default; with JWT_TOKEN_LOCATION they may also travel in cookies (access_token_cookie / refresh_token_cookie, with the X-CSRF-TOKEN double submit on POST, PUT, PATCH and DELETE), the query string or the JSON body, as in Flask-JWT-Extended. With AUTHFN_CORS_ORIGINS, preflight OPTIONS requests are answered 204 and every response to a listed origin carries the CORS headers.",
     "license": {
       "name": "See the repository"
@@ -1091,6 +1091,506 @@ extension OpenAPIDocument {
           }
         ]
       }
+    },
+    "/v1/user/password_reset/": {
+      "post": {
+        "summary": "Ask for a password-reset link by mail",
+        "operationId": "passwordReset",
+        "responses": {
+          "202": {
+            "description": "Accepted, whether or not the address is registered (the mail, if any, is sent after the answer)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Malformed request (bad JSON body, bad HTTP framing)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Request too large",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "A string body whose Content-Type is not JSON",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Field validation errors",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ValidationErrors"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many mail requests for this address (counted per address and client, apart from logins)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "500": {
+            "description": "Internal error or misconfiguration; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "Not configured here (AUTHFN_RESET_URL / AUTHFN_VERIFY_EMAIL and the mail variables)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database could not be reached; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "507": {
+            "description": "Disk full; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/EmailOnly"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/user/password_reset/confirm/": {
+      "post": {
+        "summary": "Set a new password with a mailed reset link",
+        "operationId": "passwordResetConfirm",
+        "responses": {
+          "200": {
+            "description": "Password reset; every session of the account ended",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Invalid or expired token: spent, expired, superseded by a newer link, voided by a password change, or made up (one answer for all); or a malformed request (bad JSON body, bad HTTP framing)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Request too large",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "A string body whose Content-Type is not JSON",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Field validation errors",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ValidationErrors"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "Internal error or misconfiguration; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "Not configured here (AUTHFN_RESET_URL / AUTHFN_VERIFY_EMAIL and the mail variables)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database could not be reached; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "507": {
+            "description": "Disk full; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ResetConfirmation"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/user/verify_email/": {
+      "post": {
+        "summary": "Verify the address with a mailed link",
+        "operationId": "verifyEmail",
+        "responses": {
+          "200": {
+            "description": "Email verified; the account is active",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Invalid or expired token: spent, expired, superseded by a newer link, voided by a password change, or made up (one answer for all); or a malformed request (bad JSON body, bad HTTP framing)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Request too large",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "A string body whose Content-Type is not JSON",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Field validation errors",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ValidationErrors"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "Internal error or misconfiguration; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "Not configured here (AUTHFN_RESET_URL / AUTHFN_VERIFY_EMAIL and the mail variables)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database could not be reached; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "507": {
+            "description": "Disk full; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LinkToken"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/user/verify_email/resend/": {
+      "post": {
+        "summary": "Ask for a new verification link",
+        "operationId": "verifyEmailResend",
+        "responses": {
+          "202": {
+            "description": "Accepted, whether or not the address is registered or awaits verification",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Malformed request (bad JSON body, bad HTTP framing)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Request too large",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "A string body whose Content-Type is not JSON",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "Field validation errors",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ValidationErrors"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many mail requests for this address (counted per address and client, apart from logins)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "500": {
+            "description": "Internal error or misconfiguration; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "Not configured here (AUTHFN_RESET_URL / AUTHFN_VERIFY_EMAIL and the mail variables)",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database could not be reached; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            },
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "seconds"
+              }
+            }
+          },
+          "507": {
+            "description": "Disk full; nothing was saved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Message"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/EmailOnly"
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1459,6 +1959,47 @@ extension OpenAPIDocument {
             "items": {
               "type": "string"
             }
+          }
+        }
+      },
+      "EmailOnly": {
+        "type": "object",
+        "required": [
+          "email"
+        ],
+        "properties": {
+          "email": {
+            "type": "string",
+            "format": "email",
+            "maxLength": 254
+          }
+        }
+      },
+      "ResetConfirmation": {
+        "type": "object",
+        "required": [
+          "token",
+          "new_password"
+        ],
+        "properties": {
+          "token": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "new_password": {
+            "type": "string"
+          }
+        }
+      },
+      "LinkToken": {
+        "type": "object",
+        "required": [
+          "token"
+        ],
+        "properties": {
+          "token": {
+            "type": "string",
+            "maxLength": 256
           }
         }
       }

@@ -15,7 +15,7 @@ enum PasswordRoutes {
         guard context.settings.passwordPolicy.mayCheck(old), PasswordHasher.verify(old, against: user.password) else {
             throw ValidationError(["old_password": ["Incorrect password."]])
         }
-        user.password = try context.hasher.hash(new, random: context.random)
+        user.setPassword(try context.hasher.hash(new, random: context.random))
         user.endSessions(at: context.time.now(), except: principal.token.sid)
         try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: [.updateUser(user)])
         var response = Response.message(200, "Password changed")

@@ -22,6 +22,10 @@ public enum Router {
         Route(method: "POST", path: "/v1/user/signout_refresh", handler: SessionRoutes.signoutRefresh),
         Route(method: "POST", path: "/v1/user/signout_all", handler: SessionRoutes.signoutAll),
         Route(method: "POST", path: "/v1/user/change_password", handler: PasswordRoutes.changePassword),
+        Route(method: "POST", path: "/v1/user/password_reset", handler: RecoveryRoutes.requestReset),
+        Route(method: "POST", path: "/v1/user/password_reset/confirm", handler: RecoveryRoutes.confirmReset),
+        Route(method: "POST", path: "/v1/user/verify_email", handler: RecoveryRoutes.verifyEmail),
+        Route(method: "POST", path: "/v1/user/verify_email/resend", handler: RecoveryRoutes.resendVerification),
     ]
 
     /// Paths match with or without a trailing slash, as the Flask app's did. HEAD is answered like GET

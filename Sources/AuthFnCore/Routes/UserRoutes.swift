@@ -14,20 +14,30 @@ enum UserRoutes {
         if try context.store.user(canonicalEmail: emailKey) != nil { throw AuthError.emailTaken }
 
         let hash = try context.hasher.hash(input.password, random: context.random)
-        let record = UserRecord(
+        let now = context.time.now()
+        let verify = context.mail.verifyEmail
+        var record = UserRecord(
             id: 0, username: input.username, email: input.email, password: hash,
-            isActive: !context.settings.requireActivation, createdAt: context.time.now())
+            isActive: !context.settings.requireActivation && !verify, createdAt: now, emailUnverified: verify)
+        // The link's secret is made before the id is known (the token is `<id>.<secret>`; only the
+        // secret's digest is kept), so the account and its link are one commit.
+        var secret: String?
+        if verify {
+            let (token, kept) = RecoveryRoutes.newToken(for: 0, expiresAt: now + context.mail.verifyExpires, context.random)
+            secret = String(token.dropFirst(2))
+            record.verifyToken = kept
+        }
         let assigned: [Int]
-        do {
-            assigned = try context.commit([.createUser(record)])
-        } catch StoreError.conflict(.username) {
-            throw AuthError.usernameTaken
-        } catch StoreError.conflict(.email) {
-            throw AuthError.emailTaken
+        switch Result(catching: { () throws(StoreError) in try context.commit([.createUser(record)]) }) {
+        case .success(let ids): assigned = ids
+        case .failure(.conflict(.username)): throw AuthError.usernameTaken
+        case .failure(.conflict(.email)): throw AuthError.emailTaken
+        case .failure(let error): throw error
         }
         guard let id = assigned.first else { throw StoreError.corrupt(path: "(store)", detail: "no id assigned") }
         var response = Response(
             status: 201, body: ["id": .int(id), "username": .string(input.username), "email": .string(input.email)])
+        if let secret { response.deferred = [.verification(userID: id, token: "\(id).\(secret)")] }
         response.subject = String(id)
         return response
     }

@@ -10,7 +10,7 @@
 /// B-tree entry's size limit (2,704 bytes on PostgreSQL).
 public enum PostgresSchema {
     /// The version this authfn writes and reads. A database with a higher one is refused.
-    public static let version = 2
+    public static let version = 3
 
     /// Run before the version row is locked; each is harmless when repeated.
     static let bootstrap = [
@@ -50,6 +50,13 @@ public enum PostgresSchema {
             INSERT INTO authfn_key_ring (id, version, ring) VALUES (1, 0, '{"keys":[],"version":0}') \
             ON CONFLICT (id) DO NOTHING
             """,
+        ],
+        // 3: links mailed for password reset and address verification (only their digests), and whether
+        // an address still awaits verification.
+        [
+            "ALTER TABLE authfn_users ADD COLUMN IF NOT EXISTS reset_token TEXT",
+            "ALTER TABLE authfn_users ADD COLUMN IF NOT EXISTS verify_token TEXT",
+            "ALTER TABLE authfn_users ADD COLUMN IF NOT EXISTS email_unverified BOOLEAN NOT NULL DEFAULT false",
         ],
     ]
 

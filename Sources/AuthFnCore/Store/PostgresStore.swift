@@ -69,7 +69,10 @@
         // MARK: Reads
 
         static let userColumns =
-            "id, username, email, password, is_active, created_at, cutoff_generation, tokens_valid_after, cutoff_exempt_sid"
+            """
+            id, username, email, password, is_active, created_at, cutoff_generation, tokens_valid_after, cutoff_exempt_sid, \
+            reset_token, verify_token, email_unverified
+            """
 
         public func user(id: Int) throws(StoreError) -> UserRecord? {
             try first("SELECT \(Self.userColumns) FROM authfn_users WHERE id = $1", Int64(id), Self.decodeUser)
@@ -524,11 +527,13 @@
         }
 
         static func decodeUser(_ row: PostgresRow) throws(Failure) -> UserRecord {
-            let (id, username, email, password, isActive, createdAt, generation, validAfter, exempt) = try decode(
-                row, as: (Int64, String, String, String, Bool, Int64, Int64, Int64?, String?).self)
+            let (id, username, email, password, isActive, createdAt, generation, validAfter, exempt, reset, verify, unverified) =
+                try decode(row, as: (Int64, String, String, String, Bool, Int64, Int64, Int64?, String?, String?, String?, Bool).self)
             return UserRecord(
                 id: Int(id), username: username, email: email, password: password, isActive: isActive, createdAt: createdAt,
-                cutoffGeneration: generation, tokensValidAfter: validAfter, cutoffExemptSession: exempt)
+                cutoffGeneration: generation, tokensValidAfter: validAfter, cutoffExemptSession: exempt,
+                resetToken: reset.flatMap(AccountToken.init(columnText:)), verifyToken: verify.flatMap(AccountToken.init(columnText:)),
+                emailUnverified: unverified)
         }
 
         static func decodeRevocation(_ row: PostgresRow) throws(Failure) -> RevocationRecord {
@@ -611,7 +616,9 @@
                         UPDATE authfn_users SET username = \(user.username), email = \(user.email), password = \(user.password), \
                         password_method = \(user.passwordMethod), is_active = \(user.isActive), created_at = \(user.createdAt), \
                         cutoff_generation = \(user.cutoffGeneration), tokens_valid_after = \(user.tokensValidAfter), \
-                        cutoff_exempt_sid = \(user.cutoffExemptSession) WHERE id = \(Int64(user.id))
+                        cutoff_exempt_sid = \(user.cutoffExemptSession), reset_token = \(user.resetToken?.columnText), \
+                        verify_token = \(user.verifyToken?.columnText), email_unverified = \(user.emailUnverified) \
+                        WHERE id = \(Int64(user.id))
                         """)
                     guard updated.metadata.rows == 1 else { throw .store(.conflict(.user)) }
                     methodDeltas[old, default: 0] -= 1
@@ -687,10 +694,12 @@
             let inserted = try session.run(
                 """
                 INSERT INTO authfn_users (id, username_key, email_key, username, email, password, password_method, \
-                is_active, created_at, cutoff_generation, tokens_valid_after, cutoff_exempt_sid) \
+                is_active, created_at, cutoff_generation, tokens_valid_after, cutoff_exempt_sid, reset_token, verify_token, \
+                email_unverified) \
                 VALUES (\(Int64(user.id)), \(usernameKey), \(emailKey), \(user.username), \(user.email), \(user.password), \
                 \(user.passwordMethod), \(user.isActive), \(user.createdAt), \(user.cutoffGeneration), \
-                \(user.tokensValidAfter), \(user.cutoffExemptSession)) ON CONFLICT DO NOTHING RETURNING id
+                \(user.tokensValidAfter), \(user.cutoffExemptSession), \(user.resetToken?.columnText), \
+                \(user.verifyToken?.columnText), \(user.emailUnverified)) ON CONFLICT DO NOTHING RETURNING id
                 """)
             guard inserted.count == 1 else {
                 if try !session.run("SELECT 1 FROM authfn_users WHERE username_key = \(usernameKey)").isEmpty {

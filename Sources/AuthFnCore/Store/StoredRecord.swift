@@ -61,6 +61,12 @@ struct RecordFields {
         return flag
     }
 
+    func optionalBool(_ key: String) throws(Mismatch) -> Bool? {
+        guard let value = present(key) else { return nil }
+        guard case .bool(let flag) = value else { throw Mismatch() }
+        return flag
+    }
+
     func optionalObject(_ key: String) throws(Mismatch) -> RecordFields? {
         guard let value = present(key) else { return nil }
         guard case .object(let members) = value else { throw Mismatch() }
@@ -104,7 +110,21 @@ extension UserRecord: StoredRecord {
             // Absent from records written by authfn 1.0.
             cutoffGeneration: try fields.optionalInt64("cutoff_generation") ?? 0,
             tokensValidAfter: try fields.optionalInt64("tokens_valid_after"),
-            cutoffExemptSession: try fields.optionalString("cutoff_exempt_sid"))
+            cutoffExemptSession: try fields.optionalString("cutoff_exempt_sid"),
+            // Absent from records written before authfn 1.2 (and from accounts without pending links).
+            resetToken: try fields.optionalObject("reset_token").map { fields throws(RecordFields.Mismatch) in
+                try AccountToken(stored: fields)
+            },
+            verifyToken: try fields.optionalObject("verify_token").map { fields throws(RecordFields.Mismatch) in
+                try AccountToken(stored: fields)
+            },
+            emailUnverified: try fields.optionalBool("email_unverified") ?? false)
+    }
+}
+
+extension AccountToken {
+    init(stored fields: RecordFields) throws(RecordFields.Mismatch) {
+        self.init(digest: try fields.string("digest"), expiresAt: try fields.int64("expires_at"))
     }
 }
 

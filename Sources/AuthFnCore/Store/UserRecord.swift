@@ -20,11 +20,21 @@ public struct UserRecord: Sendable, Equatable, Encodable {
     public var tokensValidAfter: Int64?
     /// …and the tokens of this session (the one that changed the password) are exempt from it.
     public var cutoffExemptSession: String?
+    /// The password-reset link mailed last (a newer one replaces it; any password change clears it).
+    public var resetToken: AccountToken?
+    /// The address-verification link mailed last.
+    public var verifyToken: AccountToken?
+    /// Registered under `AUTHFN_VERIFY_EMAIL` and the address not verified yet.
+    public var emailUnverified: Bool
 
     public init(
         id: Int, username: String, email: String, password: String, isActive: Bool = true, createdAt: Int64,
-        cutoffGeneration: Int64 = 0, tokensValidAfter: Int64? = nil, cutoffExemptSession: String? = nil
+        cutoffGeneration: Int64 = 0, tokensValidAfter: Int64? = nil, cutoffExemptSession: String? = nil,
+        resetToken: AccountToken? = nil, verifyToken: AccountToken? = nil, emailUnverified: Bool = false
     ) {
+        self.resetToken = resetToken
+        self.verifyToken = verifyToken
+        self.emailUnverified = emailUnverified
         self.id = id
         self.username = username
         self.email = email
@@ -50,6 +60,33 @@ public struct UserRecord: Sendable, Equatable, Encodable {
         case cutoffGeneration = "cutoff_generation"
         case tokensValidAfter = "tokens_valid_after"
         case cutoffExemptSession = "cutoff_exempt_sid"
+        case resetToken = "reset_token"
+        case verifyToken = "verify_token"
+        case emailUnverified = "email_unverified"
+    }
+
+    /// Written without the members that are absent or false, so that a record without pending links
+    /// is the record authfn 1.1 wrote.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(username, forKey: .username)
+        try container.encode(email, forKey: .email)
+        try container.encode(password, forKey: .password)
+        try container.encode(isActive, forKey: .isActive)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(cutoffGeneration, forKey: .cutoffGeneration)
+        try container.encodeIfPresent(tokensValidAfter, forKey: .tokensValidAfter)
+        try container.encodeIfPresent(cutoffExemptSession, forKey: .cutoffExemptSession)
+        try container.encodeIfPresent(resetToken, forKey: .resetToken)
+        try container.encodeIfPresent(verifyToken, forKey: .verifyToken)
+        if emailUnverified { try container.encode(true, forKey: .emailUnverified) }
+    }
+
+    /// Sets a new password hash. A pending reset link dies with the old password.
+    public mutating func setPassword(_ hash: String) {
+        password = hash
+        resetToken = nil
     }
 
     /// The hash's method, as Werkzeug writes it before the first `$` (`scrypt:131072:8:1`).
@@ -94,6 +131,9 @@ public struct RevocationRecord: Sendable, Equatable, Encodable {
         /// Not a revocation: the latest horizon a rotating session has reached (`expiresAt`), so that
         /// ending the session with an older token of it still outlasts its newest refresh token.
         case sessionHorizon = "session_horizon"
+        /// A mailed link (password reset, address verification) that has been used, by its digest:
+        /// what makes a link work once even when two requests present it together.
+        case spentLink = "spent_link"
     }
 
     /// The replacement refresh token a spent one was exchanged for, enough to sign it again byte for byte.
@@ -137,6 +177,7 @@ public struct RevocationRecord: Sendable, Equatable, Encodable {
         case .session: "sid:" + id
         case .spentRefresh: "spent:" + id
         case .sessionHorizon: "horizon:" + id
+        case .spentLink: "link:" + id
         }
     }
 
@@ -166,5 +207,31 @@ public struct ThrottleRecord: Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey {
         case key, failures
         case expiresAt = "expires_at"
+    }
+}
+
+/// What is kept of a token mailed in a link: the SHA-256 of its secret (hex) and when it expires. The
+/// secret itself exists only in the mail.
+public struct AccountToken: Sendable, Equatable, Encodable {
+    public var digest: String
+    public var expiresAt: Int64
+
+    public init(digest: String, expiresAt: Int64) {
+        self.digest = digest
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case digest
+        case expiresAt = "expires_at"
+    }
+
+    /// `digest:expiresAt`, the one-column form PostgreSQL keeps.
+    var columnText: String { "\(digest):\(expiresAt)" }
+
+    init?(columnText text: String) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let expiresAt = Int64(parts[1]) else { return nil }
+        self.init(digest: String(parts[0]), expiresAt: expiresAt)
     }
 }

@@ -64,6 +64,36 @@ enum UserInput {
         return Credentials(email: email, password: password)
     }
 
+    /// `{"email"}`: a request for a mail (reset, verification).
+    static func emailOnly(from body: JSONValue) throws(ValidationError) -> String {
+        var errors = ValidationError()
+        let fields = try object(body)
+        let email = string(fields, "email", &errors, typeError: notEmail)
+        if let email { for message in emailProblems(email) { errors.add("email", message) } }
+        guard errors.isEmpty, let email else { throw errors }
+        return email
+    }
+
+    /// `{"token"}` of a mailed link. Bounded before anything looks at it.
+    static func tokenOnly(from body: JSONValue) throws(ValidationError) -> String {
+        var errors = ValidationError()
+        let token = string(try object(body), "token", &errors)
+        if let token, token.utf8.count > 256 { errors.add("token", "Longer than maximum length 256.") }
+        guard errors.isEmpty, let token else { throw errors }
+        return token
+    }
+
+    /// `{"token", "new_password"}` confirming a reset (the policy is applied once the token is known good).
+    static func resetConfirmation(from body: JSONValue) throws(ValidationError) -> (token: String, password: String) {
+        var errors = ValidationError()
+        let fields = try object(body)
+        let token = string(fields, "token", &errors)
+        let password = string(fields, "new_password", &errors)
+        if let token, token.utf8.count > 256 { errors.add("token", "Longer than maximum length 256.") }
+        guard errors.isEmpty, let token, let password else { throw errors }
+        return (token, password)
+    }
+
     /// `{"old_password", "new_password"}` for a password change; the new one must pass `policy`.
     static func passwordChange(from body: JSONValue, policy: PasswordPolicy, user: UserRecord) throws(ValidationError)
         -> (old: String, new: String)

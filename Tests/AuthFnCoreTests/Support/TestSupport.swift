@@ -26,22 +26,23 @@ struct TestHarness {
 
     init(
         now: Int64 = 1_767_225_600, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), web: WebSettings = WebSettings(),
-        claims: ClaimSettings = ClaimSettings()
+        claims: ClaimSettings = ClaimSettings(), mail: MailSettings = MailSettings(), mailer: (any Mailer)? = nil
     ) async {
         store = InMemoryStore()
         self.now = now
-        app = await Self.app(store: store, now: now, seed: seed, settings: settings, web: web, claims: claims)
+        app = await Self.app(store: store, now: now, seed: seed, settings: settings, web: web, claims: claims, mail: mail, mailer: mailer)
     }
 
     static func app(
         store: any Store, now: Int64, seed: UInt64 = 7, settings: AccountSettings = AccountSettings(), refreshLifetime: Int64 = 2_592_000,
-        web: WebSettings = WebSettings(), claims: ClaimSettings = ClaimSettings()
+        web: WebSettings = WebSettings(), claims: ClaimSettings = ClaimSettings(), mail: MailSettings = MailSettings(),
+        mailer: (any Mailer)? = nil
     ) async -> App {
         let tokens = await TokenService(secret: testSecret, accessLifetime: 900, refreshLifetime: refreshLifetime, claims: claims)
         return App(
             context: Context(
                 store: store, time: .fixed(now), random: SeededRandomSource(seed: seed), hasher: cheapHasher,
-                tokens: tokens, settings: settings, web: web))
+                tokens: tokens, settings: settings, web: web, mail: mail, mailer: mailer))
     }
 
     /// The same store and keys seen at another instant.
