@@ -490,3 +490,36 @@ func withTemporaryDirectorySync<T>(_ body: (URL) throws -> T) throws -> T {
     defer { try? FileManager.default.removeItem(at: url) }
     return try body(url)
 }
+
+@Suite struct MailConfigurationTests {
+    @Test func variablesAreRead() throws {
+        let config = try Configuration.load(environment: [
+            "AUTHFN_MAIL_COMMAND": "msmtp -t --from='no-reply@example.com'", "AUTHFN_MAIL_FROM": "Example <no-reply@example.com>",
+            "AUTHFN_RESET_URL": "https://app.example.com/reset#token={token}", "AUTHFN_VERIFY_EMAIL": "yes",
+            "AUTHFN_VERIFY_URL": "https://app.example.com/verify?t={token}", "AUTHFN_RESET_TOKEN_EXPIRES": "600",
+        ])
+        #expect(config.mail.command == ["msmtp", "-t", "--from=no-reply@example.com"])
+        #expect(config.mail.canReset && config.mail.canVerify && config.mail.verifyEmail)
+        #expect(config.mail.resetExpires == 600 && config.mail.verifyExpires == 86_400 && config.mail.timeout == 10)
+    }
+
+    @Test(
+        "unusable or incomplete mail settings stop start-up (exit 78), each variable named",
+        arguments: [
+            (["AUTHFN_VERIFY_EMAIL": "1"], ["AUTHFN_MAIL_COMMAND", "AUTHFN_MAIL_FROM", "AUTHFN_VERIFY_URL"]),
+            (["AUTHFN_RESET_URL": "https://a.example/#token={token}"], ["AUTHFN_MAIL_COMMAND", "AUTHFN_MAIL_FROM"]),
+            (["AUTHFN_RESET_URL": "https://a.example/reset"], ["AUTHFN_RESET_URL"]),
+            (["AUTHFN_VERIFY_URL": "javascript:alert(1)//{token}"], ["AUTHFN_VERIFY_URL"]),
+            (["AUTHFN_MAIL_COMMAND": "msmtp 'unclosed"], ["AUTHFN_MAIL_COMMAND"]),
+            (["AUTHFN_MAIL_FROM": "no address"], ["AUTHFN_MAIL_FROM"]),
+            (["AUTHFN_RESET_TOKEN_EXPIRES": "5"], ["AUTHFN_RESET_TOKEN_EXPIRES"]),
+        ] as [([String: String], [String])])
+    func refused(_ environment: [String: String], _ variables: [String]) {
+        #expect {
+            try Configuration.load(environment: environment)
+        } throws: { error in
+            guard case ConfigError.invalid(let problems) = error else { return false }
+            return problems.map(\.variable).sorted() == variables.sorted()
+        }
+    }
+}

@@ -100,6 +100,32 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("replaceUser is a compare-and-set on the whole record, atomic with its batch", arguments: StoreKind.available)
+    func replaceUser(kind: StoreKind) async throws {
+        try await withStore(kind) { fixture throws in
+            let store = fixture.store
+            let id = try #require(try store.commit([.createUser(user("Casey"))]).first)
+            let read = try #require(try store.user(id: id))
+            var linked = read
+            linked.resetToken = AccountToken(digest: "aa", expiresAt: 5)
+            // Another request changes the password in between: the stale replace fails, nothing of its batch lands.
+            var changed = read
+            changed.setPassword("scrypt:1024:8:1$salt$changed")
+            try fixture.another().commit([.updateUser(changed)])
+            let marker = RevocationRecord(kind: .spentLink, id: "cas", expiresAt: 9, revokedAt: 1)
+            #expect(throws: StoreError.conflict(.user)) {
+                try store.commit([.revoke(marker), .replaceUser(expected: read, new: linked)])
+            }
+            #expect(try store.revocation(marker.key) == nil)
+            #expect(try store.user(id: id) == changed)
+            // From the current record it succeeds.
+            var relinked = changed
+            relinked.resetToken = AccountToken(digest: "bb", expiresAt: 6)
+            try store.commit([.replaceUser(expected: changed, new: relinked)])
+            #expect(try fixture.another().user(id: id) == relinked)
+        }
+    }
+
     @Test("a taken username or email fails the whole batch, whatever its case", arguments: StoreKind.available)
     func uniqueness(kind: StoreKind) async throws {
         try await withStore(kind) { fixture throws in

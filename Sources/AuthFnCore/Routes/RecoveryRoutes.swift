@@ -42,7 +42,7 @@ enum RecoveryRoutes {
         var updated = user
         updated.setPassword(try context.hasher.hash(password, random: context.random))
         updated.endSessions(at: now)
-        return try spend(digest, expiresAt: user.resetToken?.expiresAt, updated, answering: "Password reset", context)
+        return try spend(digest, expiresAt: user.resetToken?.expiresAt, from: user, to: updated, answering: "Password reset", context)
     }
 
     /// `POST /v1/user/verify_email/` `{"token"}`: the address is verified and the account active
@@ -58,7 +58,7 @@ enum RecoveryRoutes {
         updated.emailUnverified = false
         updated.verifyToken = nil
         if !context.settings.requireActivation { updated.isActive = true }
-        return try spend(digest, expiresAt: user.verifyToken?.expiresAt, updated, answering: "Email verified", context)
+        return try spend(digest, expiresAt: user.verifyToken?.expiresAt, from: user, to: updated, answering: "Email verified", context)
     }
 
     /// `POST /v1/user/verify_email/resend/` `{"email"}`: a new link for an account that awaits one.
@@ -101,15 +101,18 @@ enum RecoveryRoutes {
         return (user, presented)
     }
 
-    /// Commits `user` together with the record that spends link `digest`, and answers 200 with
-    /// `message`; a link spent meanwhile by another request is the same 400 as any other bad token.
+    /// Commits `user` (as it was read: `original`) together with the record that spends link `digest`,
+    /// and answers 200 with `message`. A link spent meanwhile by another request, or an account changed
+    /// meanwhile (a password change voids the link anyway), is the same 400 as any other bad token.
     private static func spend(
-        _ digest: String, expiresAt: Int64?, _ user: UserRecord, answering message: String, _ context: Context
+        _ digest: String, expiresAt: Int64?, from original: UserRecord, to user: UserRecord, answering message: String,
+        _ context: Context
     ) throws -> Response {
         let now = context.time.now()
         let spent = RevocationRecord(kind: .spentLink, id: digest, expiresAt: expiresAt ?? now, revokedAt: now)
         let changes: [Change] = [
-            .requireNoRevocation(key: RevocationRecord.key(.spentLink, digest)), .revoke(spent), .updateUser(user),
+            .requireNoRevocation(key: RevocationRecord.key(.spentLink, digest)), .revoke(spent),
+            .replaceUser(expected: original, new: user),
             .clearThrottle(key: UserRecord.canonicalEmail(user.email)),
         ]
         let outcome = Result { () throws(StoreError) in try context.commit(changes) }
@@ -178,13 +181,16 @@ extension App {
         _ kind: MailTemplates.Kind, account: String, slot: WritableKeyPath<UserRecord, AccountToken?>, lifetime: Int64,
         link: String?, eligible: (UserRecord) -> Bool
     ) throws {
-        guard var user = try context.store.user(canonicalEmail: account), eligible(user) else {
+        guard let original = try context.store.user(canonicalEmail: account), eligible(original) else {
             context.logger.info("\(kind.rawValue) mail asked for an address without an account that may have one")
             return
         }
-        let (token, kept) = RecoveryRoutes.newToken(for: user.id, expiresAt: context.time.now() + lifetime, context.random)
+        let (token, kept) = RecoveryRoutes.newToken(for: original.id, expiresAt: context.time.now() + lifetime, context.random)
+        var user = original
         user[keyPath: slot] = kept
-        try context.commit([.updateUser(user)])
+        // Compare-and-set: a password change that landed since the read must not be undone (and voids
+        // the link this would have made; the user can ask again).
+        try context.commit([.replaceUser(expected: original, new: user)])
         send(kind, token: token, to: user, link: link, lifetime: lifetime)
     }
 

@@ -466,8 +466,9 @@ public final class FileStore: Store {
                     counters = current
                     countersChanged = true
                 }
-            case .updateUser(let user):
+            case .updateUser(let user), .replaceUser(_, let user):
                 guard let old = try self.user(user.id), InMemoryStore.sameKeys(old, user) else { throw .conflict(.user) }
+                if case .replaceUser(let expected, _) = change, old != expected || expected.id != user.id { throw .conflict(.user) }
                 if old.passwordMethod != user.passwordMethod {
                     try count(old.passwordMethod, -1)
                     try count(user.passwordMethod, 1)

@@ -85,6 +85,11 @@ public final class InMemoryStore: Store {
                 case .updateUser(let user):
                     guard let old = next.users[user.id], Self.sameKeys(old, user) else { throw .conflict(.user) }
                     next.users[user.id] = user
+                case .replaceUser(let expected, let user):
+                    guard expected.id == user.id, next.users[user.id] == expected, Self.sameKeys(expected, user) else {
+                        throw .conflict(.user)
+                    }
+                    next.users[user.id] = user
                 case .deleteUser(let id):
                     guard let old = next.users.removeValue(forKey: id) else { throw .conflict(.user) }
                     next.byUsername[UserRecord.canonicalUsername(old.username)] = nil

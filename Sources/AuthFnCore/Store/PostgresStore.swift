@@ -599,6 +599,17 @@
                     )
                 case .advanceUserIDs(let id):
                     try session.run("UPDATE authfn_counters SET value = GREATEST(value, \(Int64(id))) WHERE name = 'next_user_id'")
+                case .replaceUser(let expected, let user):
+                    // The whole row, locked, must still be what the caller read.
+                    guard expected.id == user.id,
+                        let row = try session.run(
+                            PostgresQuery(
+                                unsafeSQL: "SELECT \(PostgresStore.userColumns) FROM authfn_users WHERE id = $1 FOR UPDATE",
+                                binds: PostgresStore.binds(Int64(user.id)))
+                        ).first,
+                        try PostgresStore.decodeUser(row) == expected
+                    else { throw .store(.conflict(.user)) }
+                    _ = try apply([.updateUser(user)])
                 case .updateUser(let user):
                     // The locking read pins the row; the UPDATE's own row count is the precondition.
                     guard

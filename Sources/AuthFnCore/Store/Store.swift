@@ -72,6 +72,10 @@ public enum Change: Sendable, Equatable {
     case advanceUserIDs(to: Int)
     /// Replaces an existing user (same id, same canonical username and email); `conflict(.user)` if gone.
     case updateUser(UserRecord)
+    /// Compare-and-set: replaces the user only if the stored record still equals `expected` (same id,
+    /// same canonical username and email); otherwise the batch fails with `conflict(.user)`. For changes
+    /// made from a record read earlier, which must not undo what another request did meanwhile.
+    case replaceUser(expected: UserRecord, new: UserRecord)
     /// Removes a user and its index entries; `conflict(.user)` if there is none.
     case deleteUser(id: Int)
     /// Stores a revocation (replacing one under the same key).
