@@ -280,6 +280,25 @@ import Testing
         #expect(await harness.app.login("legacy@example.com", "wrong").status == 401)
     }
 
+    @Test("a password change that lands between a login's read and its rehash is not undone")
+    func rehashNeverUndoesAPasswordChange() async throws {
+        let flaskEra = try #require(PasswordHasherTests.werkzeugVectors.first { $0.method == "pbkdf2:sha256:150000" })
+        let store = InterposingStore()
+        try store.commit([
+            .createUser(UserRecord(id: 0, username: "legacy", email: "legacy@example.com", password: flaskEra.hash, createdAt: 1))
+        ])
+        let app = await TestHarness.app(store: store, now: 1_767_225_600)
+        let changed = "scrypt:1024:8:1$salt$changed-meanwhile"
+        // Just before the login's batch with the rehash, another request changes the password.
+        store.beforeReplace = { inner in
+            guard var user = inner.user(id: 1) else { return }
+            user.setPassword(changed)
+            _ = try? inner.commit([.updateUser(user)])
+        }
+        #expect(await app.login("legacy@example.com", flaskEra.password).status == 200)
+        #expect(store.user(id: 1)?.password == changed)
+    }
+
     @Test func adminCommands() async throws {
         let harness = await TestHarness()
         await harness.register()
@@ -414,5 +433,33 @@ import Testing
         let login = await harness.app.login()
         _ = await harness.send("POST", "/v1/user/signout_access", bearer: login.accessToken)
         #expect(harness.store.revocationCount == 2)  // the new token and session records only
+    }
+}
+
+/// An in-memory store that runs `beforeReplace` (once) just before committing a batch holding a
+/// `.replaceUser`: another request's write landing between a read and a compare-and-set.
+final class InterposingStore: Store, @unchecked Sendable {
+    let inner = InMemoryStore()
+    var beforeReplace: ((InMemoryStore) -> Void)?
+
+    func user(id: Int) -> UserRecord? { inner.user(id: id) }
+    func user(canonicalEmail: String) -> UserRecord? { inner.user(canonicalEmail: canonicalEmail) }
+    func usernameExists(canonicalUsername: String) -> Bool { inner.usernameExists(canonicalUsername: canonicalUsername) }
+    func allUsers() -> [UserRecord] { inner.allUsers() }
+    func revocation(_ key: String) throws(StoreError) -> RevocationRecord? { try inner.revocation(key) }
+    func throttle(_ key: String) throws(StoreError) -> ThrottleRecord? { try inner.throttle(key) }
+    func passwordMethods() throws(StoreError) -> [String: Int] { try inner.passwordMethods() }
+    func allRevocations() throws(StoreError) -> [RevocationRecord] { try inner.allRevocations() }
+    func allThrottles() throws(StoreError) -> [ThrottleRecord] { try inner.allThrottles() }
+    func keyRing() throws(StoreError) -> KeyRing { try inner.keyRing() }
+    func nextUserID() throws(StoreError) -> Int { try inner.nextUserID() }
+    func prune(now: Int64, limit: Int?) throws(StoreError) -> Int { try inner.prune(now: now, limit: limit) }
+
+    func commit(_ changes: [Change]) throws(StoreError) -> [Int] {
+        if changes.contains(where: { if case .replaceUser = $0 { true } else { false } }), let hook = beforeReplace {
+            beforeReplace = nil
+            hook(inner)
+        }
+        return try inner.commit(changes)
     }
 }

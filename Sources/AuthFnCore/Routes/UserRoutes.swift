@@ -71,9 +71,16 @@ enum UserRoutes {
         if context.hasher.needsRehash(user.password) {
             var upgraded = user
             upgraded.password = try context.hasher.hash(input.password, random: context.random)
-            changes.append(.updateUser(upgraded))
+            // Compare-and-set: a password change that landed since the read must not be undone by
+            // writing the old password's stronger hash over it.
+            changes.append(.replaceUser(expected: user, new: upgraded))
         }
-        try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: changes)
+        do {
+            try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: changes)
+        } catch let error as StoreError where error == .conflict(.user) {
+            // The account changed meanwhile: keep that change, and upgrade the hash at a later login.
+            try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: [])
+        }
         guard user.isActive else { throw AuthError.accountInactive }
         let now = context.time.now()
         let subject = String(user.id)
