@@ -29,17 +29,18 @@ public struct Admin: Sendable {
     /// Activates or deactivates an account. Deactivation ends every session (its tokens stop working
     /// at once, and stay ended when the account is activated again).
     public func setActive(_ reference: String, _ active: Bool) throws -> UserRecord {
-        var user = try find(reference)
+        let user = try find(reference)
         // An account awaiting address verification is inactive, but deactivating it still means something.
         guard user.isActive != active || user.emailUnverified else { return user }
-        user.isActive = active
-        // An administrator's decision settles the address check too: a verification link can neither
-        // undo a deactivation nor is it still needed after an activation.
-        user.emailUnverified = false
-        user.verifyToken = nil
-        if !active { user.endSessions(at: context.time.now()) }
-        try context.commit([.updateUser(user)])
-        return user
+        let now = context.time.now()
+        return try context.modifyUser(user) { user in
+            user.isActive = active
+            // An administrator's decision settles the address check too: a verification link can neither
+            // undo a deactivation nor is it still needed after an activation.
+            user.emailUnverified = false
+            user.verifyToken = nil
+            if !active { user.endSessions(at: now) }
+        }
     }
 
     /// Deletes an account. Its tokens stop working at once: every token check looks the user up.
@@ -51,13 +52,15 @@ public struct Admin: Sendable {
 
     /// Sets a new password (policy applies) and ends every session of the account.
     public func setPassword(_ reference: String, password: String) throws -> UserRecord {
-        var user = try find(reference)
+        let user = try find(reference)
         let problems = context.settings.passwordPolicy.problems(password, username: user.username, email: user.email)
         guard problems.isEmpty else { throw Failure.unacceptablePassword(problems) }
-        user.setPassword(try context.hasher.hash(password, random: context.random))
-        user.endSessions(at: context.time.now())
-        try context.commit([.updateUser(user), .clearThrottle(key: UserRecord.canonicalEmail(user.email))])
-        return user
+        let hash = try context.hasher.hash(password, random: context.random)
+        let now = context.time.now()
+        return try context.modifyUser(user, with: [.clearThrottle(key: UserRecord.canonicalEmail(user.email))]) { user in
+            user.setPassword(hash)
+            user.endSessions(at: now)
+        }
     }
 
     /// Why a password given on stdin (`users set-password`) is refused before the policy sees it.

@@ -299,6 +299,41 @@ import Testing
         #expect(store.user(id: 1)?.password == changed)
     }
 
+    @Test("whole-record writes keep what another request changed meanwhile")
+    func concurrentAccountChanges() async throws {
+        let store = InterposingStore()
+        let app = await TestHarness.app(store: store, now: 1_767_225_600)
+        await app.send(
+            "POST", "/v1/user/register", body: ["username": "oluchiy", "email": "oluch@gmail.com", "password": .string(seedPassword)])
+        let access = try #require(await app.login().accessToken)
+        let changed = "scrypt:1024:8:1$salt$changed-meanwhile"
+        func interpose(_ change: @escaping (inout UserRecord) -> Void) {
+            store.beforeReplace = { inner in
+                guard var user = inner.user(id: 1) else { return }
+                change(&user)
+                _ = try? inner.commit([.updateUser(user)])
+            }
+        }
+        // A sign-out everywhere does not write the old password back over a new one.
+        interpose { $0.setPassword(changed) }
+        #expect(await app.send("POST", "/v1/user/signout_all", bearer: access).status == 200)
+        #expect(store.user(id: 1)?.password == changed)
+        #expect(store.user(id: 1)?.cutoffGeneration == 1)
+        // A password change that loses the race to a sign-out everywhere is refused, not applied.
+        store.inner.resetPasswordOfFirstUser(seedPassword)
+        let fresh = try #require(await app.login().accessToken)
+        interpose { $0.endSessions(at: 1_767_225_600) }
+        let late = await app.send(
+            "POST", "/v1/user/change_password", body: ["old_password": .string(seedPassword), "new_password": "N3w-pass#word!"],
+            bearer: fresh)
+        #expect(late.status == 401)
+        #expect(PasswordHasher.verify(seedPassword, against: store.user(id: 1)?.password ?? ""))
+        // An administrator's deactivation keeps a password set meanwhile.
+        interpose { $0.setPassword(changed) }
+        _ = try Admin(context: app.context).setActive("1", false)
+        #expect(store.user(id: 1)?.password == changed && store.user(id: 1)?.isActive == false)
+    }
+
     @Test func adminCommands() async throws {
         let harness = await TestHarness()
         await harness.register()
@@ -461,5 +496,14 @@ final class InterposingStore: Store, @unchecked Sendable {
             hook(inner)
         }
         return try inner.commit(changes)
+    }
+}
+
+extension InMemoryStore {
+    /// Sets the password hash of user 1 to `password`'s (cheap scrypt), as an administrator would.
+    func resetPasswordOfFirstUser(_ password: String) {
+        guard var user = user(id: 1), let hash = try? cheapHasher.hash(password, random: SeededRandomSource(seed: 9)) else { return }
+        user.setPassword(hash)
+        _ = try? commit([.updateUser(user)])
     }
 }

@@ -56,4 +56,28 @@ extension Context {
         }
         return ids
     }
+
+    /// Read-modify-write of one account: `modify` is applied to the record as last read and committed
+    /// as a compare-and-set (`Change.replaceUser`) with `changes`; when another request changed the
+    /// account meanwhile, the record is read again and `modify` applied again, so no concurrent change is
+    /// undone. `modify` may throw to give up (an account gone is `AuthError.unknownUser`). Returns the
+    /// record written.
+    @discardableResult
+    func modifyUser(
+        _ read: UserRecord, with changes: [Change] = [], _ modify: (inout UserRecord) throws -> Void
+    ) throws -> UserRecord {
+        var current = read
+        for _ in 0..<16 {
+            var updated = current
+            try modify(&updated)
+            switch Result(catching: { () throws(StoreError) in try commit(changes + [.replaceUser(expected: current, new: updated)]) }) {
+            case .success: return updated
+            case .failure(.conflict(.user)):
+                guard let again = try store.user(id: read.id) else { throw AuthError.unknownUser }
+                current = again
+            case .failure(let error): throw error
+            }
+        }
+        throw StoreError.corrupt(path: "users", detail: "could not update an account under contention")
+    }
 }

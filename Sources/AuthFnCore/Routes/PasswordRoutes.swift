@@ -6,7 +6,7 @@ enum PasswordRoutes {
     static func changePassword(_ request: Request, _ context: Context) async throws -> Response {
         let principal = try await Authentication.require(.access, request, context)
         guard principal.token.fresh else { throw TokenError.freshTokenRequired }
-        var user = principal.user
+        let user = principal.user
         let (old, new) = try UserInput.passwordChange(
             from: try RequestBody.json(request), policy: context.settings.passwordPolicy, user: user)
 
@@ -15,11 +15,32 @@ enum PasswordRoutes {
         guard context.settings.passwordPolicy.mayCheck(old), PasswordHasher.verify(old, against: user.password) else {
             throw ValidationError(["old_password": ["Incorrect password."]])
         }
-        user.setPassword(try context.hasher.hash(new, random: context.random))
-        user.endSessions(at: context.time.now(), except: principal.token.sid)
-        try LoginThrottle.succeed(throttle, reservedAt: reservation, context, with: [.updateUser(user)])
-        var response = Response.message(200, "Password changed")
-        response.subject = principal.token.subject
-        return response
+        let hash = try context.hasher.hash(new, random: context.random)
+        let now = context.time.now()
+        // A compare-and-set on the record read, so that a change that landed meanwhile is never undone: a
+        // sign-out everywhere meanwhile ended this session too (401); a new password meanwhile means the
+        // old one is checked again.
+        var current = user
+        for _ in 0..<16 {
+            var updated = current
+            updated.setPassword(hash)
+            updated.endSessions(at: now, except: principal.token.sid)
+            do {
+                try LoginThrottle.succeed(
+                    throttle, reservedAt: reservation, context, with: [.replaceUser(expected: current, new: updated)])
+                var response = Response.message(200, "Password changed")
+                response.subject = principal.token.subject
+                return response
+            } catch let error as StoreError where error == .conflict(.user) {
+                guard let again = try context.store.user(id: current.id), again.isActive else { throw AuthError.unknownUser }
+                // Every session ended meanwhile, this one included: the change comes too late.
+                if again.cutoffGeneration != current.cutoffGeneration { throw TokenError.revoked }
+                if again.password != current.password, !PasswordHasher.verify(old, against: again.password) {
+                    throw ValidationError(["old_password": ["Incorrect password."]])
+                }
+                current = again
+            }
+        }
+        throw StoreError.corrupt(path: "users", detail: "could not update an account under contention")
     }
 }

@@ -105,9 +105,8 @@ enum SessionRoutes {
     /// second) starts a session that works.
     static func signoutAll(_ request: Request, _ context: Context) async throws -> Response {
         let principal = try await Authentication.require(.access, request, context)
-        var user = principal.user
-        user.endSessions(at: context.time.now())
-        try context.commit([.updateUser(user)])
+        let now = context.time.now()
+        try context.modifyUser(principal.user) { $0.endSessions(at: now) }
         var response = Response.message(200, "Successfully logged out of all sessions")
         response.cookies = context.web.unsetCookies
         response.subject = principal.token.subject
