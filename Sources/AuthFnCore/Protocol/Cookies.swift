@@ -1,5 +1,3 @@
-import Crypto
-
 /// Cookies both ways: reading one cookie from a request's `Cookie` header, and writing `Set-Cookie`
 /// values the way Werkzeug's `dump_cookie` writes them (the attribute order Flask-JWT-Extended's
 /// clients saw: `Domain`, `Expires`, `Max-Age`, `Secure`, `HttpOnly`, `Path`, `SameSite`).
@@ -129,7 +127,7 @@ extension WebSettings {
     /// The CSRF value of a rotated refresh token's successor: a function of its `jti` (itself random and
     /// secret), so that every retry within the reuse interval receives the identical successor.
     static func csrfValue(successorJTI jti: String) -> String {
-        let digest = SHA256.hash(data: Array(("authfn csrf\u{0}" + jti).utf8))
-        return digest.prefix(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        // The first 128 bits of the SHA-256, in hex.
+        String(FileStore.digest("authfn csrf\u{0}" + jti).prefix(32))
     }
 }

@@ -29,7 +29,7 @@ enum Authentication {
         if let csrf = presented.csrf {
             // Flask-JWT-Extended checks the double submit right after decoding, before the token's type.
             guard let claim = token.claims["csrf"]?.stringValue else { throw TokenError.missingClaim("csrf") }
-            guard constantTimeEqual(Array(claim.utf8), Array(csrf.utf8)) else {
+            guard constantTimeEquals(Array(claim.utf8), Array(csrf.utf8)) else {
                 throw TokenError.csrf("CSRF double submit tokens do not match")
             }
         }
@@ -134,14 +134,6 @@ enum Authentication {
             type.asciiLowercased.utf8.starts(with: "application/x-www-form-urlencoded".utf8)
         else { return nil }
         return Target.query(bytes[...])[ByteKey(name)]
-    }
-
-    /// Compares two byte strings in time that depends only on their lengths.
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-        return difference == 0
     }
 
     /// A sign-out everywhere, password change or deactivation ends every session that began before it

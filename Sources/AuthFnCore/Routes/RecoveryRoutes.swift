@@ -1,4 +1,3 @@
-import Crypto
 import Logging
 
 /// Account recovery without an administrator: password reset and address verification, each by a
@@ -20,11 +19,19 @@ enum RecoveryRoutes {
     /// `POST /v1/user/password_reset/` `{"email"}`.
     static func requestReset(_ request: Request, _ context: Context) async throws -> Response {
         guard context.mail.canReset else { throw AuthError.mailNotConfigured("Password reset") }
+        return try acceptMailRequest("reset", accepted, request, context) { .passwordReset(canonicalEmail: $0) }
+    }
+
+    /// Validates `{"email"}`, counts the request (the same work whatever the address), and answers 202,
+    /// leaving `work` for after the answer.
+    private static func acceptMailRequest(
+        _ purpose: String, _ message: String, _ request: Request, _ context: Context, work: (String) -> DeferredWork
+    ) throws -> Response {
         let email = try UserInput.emailOnly(from: try RequestBody.json(request))
         let account = UserRecord.canonicalEmail(email)
-        try reserve("reset", account: account, request, context)
-        var response = Response(status: 202, body: ["message": .string(accepted)])
-        response.deferred = [.passwordReset(canonicalEmail: account)]
+        try reserve(purpose, account: account, request, context)
+        var response = Response(status: 202, body: ["message": .string(message)])
+        response.deferred = [work(account)]
         return response
     }
 
@@ -64,12 +71,7 @@ enum RecoveryRoutes {
     /// `POST /v1/user/verify_email/resend/` `{"email"}`: a new link for an account that awaits one.
     static func resendVerification(_ request: Request, _ context: Context) async throws -> Response {
         guard context.mail.canVerify else { throw AuthError.mailNotConfigured("Email verification") }
-        let email = try UserInput.emailOnly(from: try RequestBody.json(request))
-        let account = UserRecord.canonicalEmail(email)
-        try reserve("verify", account: account, request, context)
-        var response = Response(status: 202, body: ["message": .string(verificationAccepted)])
-        response.deferred = [.verificationResend(canonicalEmail: account)]
-        return response
+        return try acceptMailRequest("verify", verificationAccepted, request, context) { .verificationResend(canonicalEmail: $0) }
     }
 
     // MARK: Tokens
@@ -80,12 +82,8 @@ enum RecoveryRoutes {
         return ("\(id).\(secret)", AccountToken(digest: digest(secret), expiresAt: expiresAt))
     }
 
-    static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
-    }
+    /// What the account keeps of a secret: its SHA-256, in hex (the store's own key digest).
+    static func digest(_ secret: String) -> String { FileStore.digest(secret) }
 
     /// The account a token belongs to, when the token is its current, unexpired one of that kind.
     private static func redeem(
@@ -97,7 +95,7 @@ enum RecoveryRoutes {
             let user = try context.store.user(id: id), let kept = user[keyPath: slot], kept.expiresAt > now
         else { return nil }
         let presented = digest(String(decoding: parts[1], as: UTF8.self))
-        guard Authentication.constantTimeEqual(Array(presented.utf8), Array(kept.digest.utf8)) else { return nil }
+        guard constantTimeEquals(Array(presented.utf8), Array(kept.digest.utf8)) else { return nil }
         return (user, presented)
     }
 
